@@ -556,7 +556,8 @@ mod tests {
     #[test]
     fn bad_labels_name_the_failing_part() {
         use LabelError as E;
-        let cases: &[(&str, fn(&LabelError) -> bool)] = &[
+        type Check = fn(&LabelError) -> bool;
+        let cases: &[(&str, Check)] = &[
             ("", |e| matches!(e, E::Empty)),
             ("ITAR:XXII", |e| matches!(e, E::UsmlCategory(_))),
             ("ITAR:0", |e| matches!(e, E::UsmlCategory(_))),

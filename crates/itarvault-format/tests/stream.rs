@@ -2,6 +2,13 @@
 //! every byte flipped, truncation at every position, reordered, duplicated and
 //! swapped chunks, appended data; and the push interface against the batch one.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test code: a failure should panic"
+)]
+
 use itarvault_format::stream::{self, BodyOpener, BodySealer};
 use itarvault_format::{BodyError, DataKey, HeaderParams, KeyWrap, UnverifiedHeader};
 
@@ -148,7 +155,7 @@ fn every_truncation_is_detected() {
             !matches!(got, Outcome::Plain(_)),
             "cut at {cut} went unnoticed"
         );
-        if cut >= header_len && (cut - header_len) % SLOT == 0 {
+        if cut >= header_len && (cut - header_len).is_multiple_of(SLOT) {
             assert_eq!(got, Outcome::Truncated, "cut at chunk boundary {cut}");
         }
     }

@@ -95,7 +95,7 @@ pub enum KeyError {
     AlreadyExists(String),
     #[error("`{0}` is not a valid key id\nuse 1 to 128 letters, digits and `.:_/@-`")]
     InvalidKeyId(String),
-    #[error("the key wrap for `{0}` version {1} did not authenticate: the envelope header was altered, or the wrap belongs to another object")]
+    #[error("the key wrap for `{0}` version {1} did not authenticate: the envelope header was altered, or this `{0}` is a different key from the one that wrapped it (another keystore)")]
     UnwrapFailed(String, u32),
     #[error("provider `{0}` cannot unwrap a wrap made by provider `{1}` (caller bug)")]
     WrongProvider(String, String),

@@ -1,5 +1,12 @@
 //! Key lifecycle, keystore sealing, and decryption failures by stage.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test code: a failure should panic"
+)]
+
 use std::sync::Arc;
 
 use itarvault_keys::{

@@ -1,0 +1,223 @@
+//! `itarvault`: the command-line interface.
+//!
+//! Exit status: 0 success; 2 error (bad input, wrong key, damaged envelope, I/O). A
+//! broken pipe on output exits quietly.
+
+mod files;
+mod keys;
+mod secrets;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+/// itarvault: keep export-controlled technical data encrypted under keys you control.
+///
+/// Offline tools: create and manage keys in a local keystore, encrypt a file into a
+/// labelled envelope, decrypt it, inspect it, and rewrap it under another key.
+#[derive(Parser, Debug)]
+#[command(
+    name = "itarvault",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Where the keystore is and what opens it.
+#[derive(Args, Debug, Clone)]
+pub struct KeystoreArgs {
+    /// Keystore file [default: $ITARVAULT_HOME/keystore.json, else
+    /// ~/.local/share/itarvault/keystore.json]
+    #[arg(long, env = "ITARVAULT_KEYSTORE", global = true)]
+    keystore: Option<PathBuf>,
+    /// File holding the keystore passphrase (must be mode 0600). The passphrase can
+    /// also come from $ITARVAULT_PASSPHRASE, or is asked for on a terminal.
+    #[arg(
+        long,
+        env = "ITARVAULT_PASSPHRASE_FILE",
+        global = true,
+        conflicts_with = "root_key_file"
+    )]
+    passphrase_file: Option<PathBuf>,
+    /// Root key file (32 raw bytes or 64 hex digits, mode 0600) instead of a passphrase.
+    #[arg(long, env = "ITARVAULT_ROOT_KEY_FILE", global = true)]
+    root_key_file: Option<PathBuf>,
+}
+
+/// Output options shared by most commands.
+#[derive(Args, Debug, Clone, Copy)]
+pub struct OutputArgs {
+    /// Print machine-readable JSON on stdout.
+    #[arg(long, global = true)]
+    json: bool,
+    /// Never draw a progress bar (one is drawn on stderr only when it is a terminal).
+    #[arg(long, global = true)]
+    no_progress: bool,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Print the version, the cryptographic module and whether FIPS mode is active.
+    Version {
+        #[command(flatten)]
+        out: OutputArgs,
+    },
+    /// Manage key-encryption keys in the local keystore.
+    Keys {
+        #[command(flatten)]
+        ks: KeystoreArgs,
+        #[command(flatten)]
+        out: OutputArgs,
+        #[command(subcommand)]
+        command: keys::KeysCommand,
+    },
+    /// Encrypt a file into a labelled envelope.
+    ///
+    /// Example: itarvault encrypt --label ITAR:XI --key programs/f35 blade.step blade.step.itv
+    Encrypt {
+        /// Export-control label (shared/spec/labels.md), e.g. ITAR:XI, EAR:9E003, EAR99, PUBLIC.
+        #[arg(long, short)]
+        label: String,
+        /// Key id to wrap the data key under; repeat to wrap for several keys (escrow).
+        #[arg(long = "key", short = 'k', required = true)]
+        keys: Vec<String>,
+        /// Plaintext bytes per chunk: a power of two from 1024 to 16777216.
+        #[arg(long, default_value_t = itarvault_format::header::DEFAULT_CHUNK_SIZE)]
+        chunk_size: u32,
+        /// Replace OUTPUT if it exists.
+        #[arg(long)]
+        force: bool,
+        /// Input file, or `-` for stdin.
+        input: PathBuf,
+        /// Output file, or `-` for stdout.
+        output: PathBuf,
+        #[command(flatten)]
+        ks: KeystoreArgs,
+        #[command(flatten)]
+        out: OutputArgs,
+    },
+    /// Decrypt an envelope.
+    ///
+    /// The output file appears only after every chunk verified; on failure nothing is
+    /// left behind. With `-` (stdout) data streams out as it verifies: discard it if the
+    /// exit status is not 0.
+    Decrypt {
+        /// Replace OUTPUT if it exists.
+        #[arg(long)]
+        force: bool,
+        /// Envelope file, or `-` for stdin.
+        input: PathBuf,
+        /// Output file, or `-` for stdout.
+        output: PathBuf,
+        #[command(flatten)]
+        ks: KeystoreArgs,
+        #[command(flatten)]
+        out: OutputArgs,
+    },
+    /// Show an envelope's label, keys and sizes without decrypting it.
+    ///
+    /// Nothing shown is authenticated until the envelope is decrypted with its key.
+    Inspect {
+        /// Envelope file, or `-` for stdin.
+        file: PathBuf,
+        #[command(flatten)]
+        out: OutputArgs,
+    },
+    /// Rewrap an envelope's data key under other keys, in place; the body is untouched.
+    ///
+    /// Use after `keys rotate` to move objects to the new version, or to hand an
+    /// object to another key. On any failure the original file is left intact.
+    Rewrap {
+        /// Envelope file to rewrap in place.
+        file: PathBuf,
+        /// Key id to wrap under (its current version); repeat for several keys.
+        #[arg(long = "key", short = 'k', required = true)]
+        keys: Vec<String>,
+        #[command(flatten)]
+        ks: KeystoreArgs,
+        #[command(flatten)]
+        out: OutputArgs,
+    },
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Version { out } => version(out),
+        Command::Keys { ks, out, command } => keys::run(&ks, out, command),
+        Command::Encrypt {
+            label,
+            keys,
+            chunk_size,
+            force,
+            input,
+            output,
+            ks,
+            out,
+        } => files::encrypt(&ks, out, &label, &keys, chunk_size, force, &input, &output),
+        Command::Decrypt {
+            force,
+            input,
+            output,
+            ks,
+            out,
+        } => files::decrypt(&ks, out, force, &input, &output),
+        Command::Inspect { file, out } => files::inspect(out, &file),
+        Command::Rewrap {
+            file,
+            keys,
+            ks,
+            out,
+        } => files::rewrap(&ks, out, &file, &keys),
+    }
+}
+
+fn version(out: OutputArgs) -> anyhow::Result<()> {
+    let fips = aws_lc_rs::try_fips_mode().is_ok();
+    let module = if fips { "AWS-LC FIPS" } else { "AWS-LC" };
+    let v = serde_json::json!({
+        "itarvault": env!("CARGO_PKG_VERSION"),
+        "crypto_module": module,
+        "crypto_module_version": aws_lc_rs::awslc_version(),
+        "fips_module_version": aws_lc_rs::fips_version(),
+        "fips_mode": fips,
+    });
+    if out.json {
+        println!("{v}");
+    } else {
+        println!("itarvault {}", env!("CARGO_PKG_VERSION"));
+        println!("crypto module: {module} {}", aws_lc_rs::awslc_version());
+        if fips {
+            println!("FIPS mode: active (FIPS 140-3 validated module, checked at run time)");
+        } else {
+            println!(
+                "FIPS mode: not active (build with `--features fips` for the validated module)"
+            );
+        }
+    }
+    Ok(())
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) => {
+            // `{:#}` joins the context chain: "decrypting `x`: chunk 3 failed ...".
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
