@@ -40,7 +40,7 @@ fn open_input(p: &Path) -> anyhow::Result<(Box<dyn Read>, Option<u64>)> {
 
 /// Where output goes: stdout, or a private temporary file renamed into place on commit.
 enum Sink {
-    Stdout(io::StdoutLock<'static>),
+    Stdout(io::Stdout),
     File {
         tmp: tempfile::NamedTempFile,
         dest: PathBuf,
@@ -50,7 +50,7 @@ enum Sink {
 impl Sink {
     fn create(dest: &Path, force: bool) -> anyhow::Result<Self> {
         if is_std(dest) {
-            return Ok(Self::Stdout(io::stdout().lock()));
+            return Ok(Self::Stdout(io::stdout()));
         }
         if dest.exists() && !force {
             bail!(
@@ -73,7 +73,7 @@ impl Sink {
         })
     }
 
-    fn writer(&mut self) -> &mut dyn Write {
+    fn writer(&mut self) -> &mut (dyn Write + Send) {
         match self {
             Self::Stdout(s) => s,
             Self::File { tmp, .. } => tmp.as_file_mut(),

@@ -10,6 +10,7 @@
 //!   own their I/O (the server streams request bodies through these).
 
 use std::io::{self, Read, Write};
+use std::sync::mpsc;
 
 use rayon::prelude::*;
 
@@ -81,6 +82,56 @@ fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
     Ok(n)
 }
 
+/// Batch buffers in flight: one being filled, one being written, one spare.
+const BUFFERS: usize = 3;
+
+/// Runs `fill` on this thread and writes what it produces on a second thread, so that
+/// writing one batch overlaps reading and sealing (or opening) the next. `fill` gets an
+/// empty batch buffer and returns how many bytes of it to write and whether it was the
+/// last batch. Memory: [`BUFFERS`] buffers of `buf_len` bytes.
+fn overlapped<W, E>(
+    output: W,
+    buf_len: usize,
+    mut fill: impl FnMut(&mut [u8]) -> Result<(usize, bool), E>,
+) -> Result<(), E>
+where
+    W: Write + Send,
+    E: From<io::Error>,
+{
+    std::thread::scope(|scope| {
+        let (full_tx, full_rx) = mpsc::sync_channel::<(Vec<u8>, usize)>(BUFFERS);
+        let (free_tx, free_rx) = mpsc::sync_channel::<Vec<u8>>(BUFFERS);
+        for _ in 0..BUFFERS {
+            // Cannot fail: the channel has room for every buffer and its receiver is alive.
+            let _ = free_tx.send(vec![0u8; buf_len]);
+        }
+        let writer = scope.spawn(move || -> io::Result<()> {
+            let mut output = output;
+            for (buf, len) in full_rx {
+                output.write_all(&buf[..len])?;
+                let _ = free_tx.send(buf);
+            }
+            output.flush()
+        });
+        let produced = (|| -> Result<(), E> {
+            // `recv` fails only when the writer stopped: its error is reported below.
+            while let Ok(mut buf) = free_rx.recv() {
+                let (len, last) = fill(&mut buf)?;
+                if full_tx.send((buf, len)).is_err() || last {
+                    break;
+                }
+            }
+            Ok(())
+        })();
+        drop(full_tx);
+        let written = writer
+            .join()
+            .unwrap_or_else(|_| Err(io::Error::other("the writer thread panicked")));
+        produced?;
+        written.map_err(E::from)
+    })
+}
+
 /// Writes a new envelope (header and body) for the plaintext read from `input`.
 /// `progress` is called with the plaintext bytes consumed so far.
 pub fn encrypt(
@@ -88,19 +139,17 @@ pub fn encrypt(
     dek: &DataKey,
     wraps: &[KeyWrap],
     mut input: impl Read,
-    mut output: impl Write,
+    mut output: impl Write + Send,
     progress: &mut dyn FnMut(u64),
 ) -> Result<Written, EncryptError> {
     let (hdr, keys) = header::seal(params, dek, wraps)?;
     output.write_all(&hdr)?;
     let cs = params.chunk_size as usize;
     let slot = cs + TAG_LEN;
-    let batch = batch_chunks(cs);
-    let mut buf = vec![0u8; batch * slot];
     let mut index = 0u64;
     let mut total = 0u64;
     let mut written = hdr.len() as u64;
-    loop {
+    overlapped(output, batch_chunks(cs) * slot, |buf: &mut [u8]| {
         // Read plaintext straight into each chunk's slot, leaving room for its tag.
         let mut filled = 0;
         let mut final_len = None;
@@ -138,18 +187,15 @@ pub fn encrypt(
             Some(n) => (filled - 1) * slot + n + TAG_LEN,
             None => filled * slot,
         };
-        output.write_all(&buf[..out_len])?;
         written += out_len as u64;
         index += filled as u64;
         progress(total);
-        if final_len.is_some() {
-            output.flush()?;
-            return Ok(Written {
-                plaintext_bytes: total,
-                envelope_bytes: written,
-            });
-        }
-    }
+        Ok::<_, EncryptError>((out_len, final_len.is_some()))
+    })?;
+    Ok(Written {
+        plaintext_bytes: total,
+        envelope_bytes: written,
+    })
 }
 
 /// Decrypts the body that follows `header` in `input` into `output`, releasing each
@@ -160,17 +206,16 @@ pub fn encrypt(
 pub fn decrypt(
     header: &VerifiedHeader,
     mut input: impl Read,
-    mut output: impl Write,
+    output: impl Write + Send,
     progress: &mut dyn FnMut(u64),
 ) -> Result<u64, BodyError> {
     let keys = &header.keys;
     let cs = header.params.chunk_size as usize;
     let slot = cs + TAG_LEN;
-    let mut buf = vec![0u8; batch_chunks(cs) * slot];
     let mut index = 0u64;
     let mut total = 0u64;
-    loop {
-        let n = read_full(&mut input, &mut buf)?;
+    overlapped(output, batch_chunks(cs) * slot, |buf: &mut [u8]| {
+        let n = read_full(&mut input, buf)?;
         let full = n / slot;
         let rest = n % slot;
         let open_slot = |(i, s): (usize, &mut [u8])| {
@@ -190,34 +235,34 @@ pub fn decrypt(
                 .enumerate()
                 .try_for_each(open_slot)?;
         }
-        let at_eof = n < buf.len();
-        let mut final_plain = None;
-        if at_eof {
-            // Whatever follows the full chunks is the final chunk: at least a tag.
+        // A short read means end of input: what follows the full chunks is the final
+        // chunk, which is at least a tag.
+        let last = n < buf.len();
+        let mut final_plain = 0;
+        if last {
             if rest < TAG_LEN {
                 return Err(BodyError::Truncated);
             }
             let idx = index + full as u64;
-            let s = &mut buf[full * slot..n];
-            if !open_chunk(&keys.payload, idx, true, s) {
+            if !open_chunk(&keys.payload, idx, true, &mut buf[full * slot..n]) {
                 return Err(BodyError::Chunk(idx));
             }
-            final_plain = Some(rest - TAG_LEN);
+            final_plain = rest - TAG_LEN;
         }
-        for s in buf[..full * slot].chunks(slot) {
-            output.write_all(&s[..cs])?;
+        // Close the gaps the tags leave, so the batch goes out in one write.
+        for i in 1..full {
+            buf.copy_within(i * slot..i * slot + cs, i * cs);
         }
-        total += (full * cs) as u64;
-        if let Some(p) = final_plain {
-            output.write_all(&buf[full * slot..full * slot + p])?;
-            output.flush()?;
-            total += p as u64;
-            progress(total);
-            return Ok(total);
+        if last && full > 0 {
+            buf.copy_within(full * slot..full * slot + final_plain, full * cs);
         }
+        let plain = full * cs + final_plain;
+        total += plain as u64;
         index += full as u64;
         progress(total);
-    }
+        Ok((plain, last))
+    })?;
+    Ok(total)
 }
 
 /// Seals one chunk at a time, for callers that drive their own (async) I/O.

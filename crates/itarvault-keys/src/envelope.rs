@@ -161,7 +161,7 @@ impl Keyring {
         label: Label,
         chunk_size: Option<u32>,
         input: impl Read,
-        output: impl Write,
+        output: impl Write + Send,
         progress: &mut dyn FnMut(u64),
     ) -> Result<Written, SealError> {
         let mut params = HeaderParams::new(label).map_err(EncryptError::from)?;
@@ -180,7 +180,7 @@ impl Keyring {
     pub fn decrypt(
         &self,
         mut input: impl Read,
-        output: impl Write,
+        output: impl Write + Send,
         progress: &mut dyn FnMut(u64),
     ) -> Result<(VerifiedHeader, u64), DecryptError> {
         let (header, _dek) = self.open_header(&mut input)?;

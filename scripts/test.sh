@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: formatting, lints, the tests of the default
+# build and of the FIPS build (AWS-LC FIPS 140-3 module), and the dependency rule that
+# keeps I/O out of the core crates.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/deps.sh
+
+step() { printf '\n== %s\n' "$*" >&2; }
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "clippy (default build, -D warnings)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "core crates stay free of I/O runtimes"
+for crate in itarvault-format; do
+  if cargo tree -p "$crate" -e normal --prefix none | grep -E '^(tokio|sqlx|hyper|reqwest|aws-sdk)' ; then
+    echo "$crate must not depend on an I/O runtime" >&2; exit 1
+  fi
+done
+
+step "tests (default build: AWS-LC)"
+cargo test --workspace --locked
+
+step "tests (fips build: AWS-LC FIPS module)"
+CARGO_TARGET_DIR=target/fips cargo test --workspace --locked --features fips
