@@ -1,0 +1,37 @@
+//! Export-control decisions for itarvault (`shared/spec/decision.md`).
+//!
+//! The regulatory floor (22 CFR 120-130, 15 CFR 730-774) is Rust code that cites its
+//! sections; the regulatory data (126.1 table with dates, Country Groups, USML titles,
+//! ISO codes) is embedded from `data/`. Every outcome is a [`Decision`] with reasons,
+//! never an error: a rule that cannot be evaluated denies. Pure computation, no I/O.
+//!
+//! ```
+//! use itarvault_policy::{decide_json, Effect};
+//!
+//! let request = serde_json::json!({
+//!   "principal": { "id": "bob", "person_status": "foreign_person", "citizenships": ["CN"] },
+//!   "action": "read",
+//!   "context": { "source_country": "US", "time": "2026-11-22T10:00:00Z" },
+//!   "resource": { "label": { "jurisdiction": "ITAR", "usml_category": "XI" } }
+//! });
+//! let d = decide_json(&request, time::OffsetDateTime::now_utc())?;
+//! assert_eq!(d.decision, Effect::Deny);
+//! assert_eq!(d.reasons.last().map(|r| r.rule), Some("deemed-export-foreign-person"));
+//! # Ok::<(), itarvault_policy::InvalidInput>(())
+//! ```
+
+pub mod data;
+pub mod decision;
+pub mod floor;
+pub mod model;
+
+pub use decision::{Decision, Effect, Reason};
+pub use model::{InputProblem, InvalidInput, Request};
+
+/// Validates a JSON request and decides it with the regulatory floor.
+pub fn decide_json(
+    v: &serde_json::Value,
+    now: time::OffsetDateTime,
+) -> Result<Decision, InvalidInput> {
+    Ok(floor::evaluate(&Request::from_json(v, now)?))
+}
