@@ -3,6 +3,7 @@
 //! Exit status: 0 success; 2 error (bad input, wrong key, damaged envelope, I/O). A
 //! broken pipe on output exits quietly.
 
+mod decide;
 mod files;
 mod keys;
 mod secrets;
@@ -128,6 +129,50 @@ enum Command {
         #[command(flatten)]
         out: OutputArgs,
     },
+    /// Decide an export-control request (shared/spec/decision.md).
+    ///
+    /// Reads one request as JSON (or, with --batch, a JSON array, streamed) and prints
+    /// the decision as JSON. Exit status: 0 when decided (allow or deny; --exit-code
+    /// makes a deny 1), 2 for invalid input, listing the JSON path of every problem.
+    Decide {
+        /// Request file, or `-` for stdin.
+        #[arg(long = "request", value_name = "FILE", default_value = "-")]
+        request: PathBuf,
+        /// The input is a JSON array of requests; decisions stream out as an array.
+        #[arg(long)]
+        batch: bool,
+        /// Print a human explanation: each rule, the facts it used, the authorizations
+        /// considered, what would change the outcome.
+        #[arg(long)]
+        explain: bool,
+        /// Exit 1 when a decision is deny (any deny, with --batch).
+        #[arg(long)]
+        exit_code: bool,
+        /// Cedar organisation policies (a file or a directory of *.cedar), which can
+        /// only narrow the regulatory floor. Repeatable.
+        #[arg(long = "policies", value_name = "PATH")]
+        policies: Vec<PathBuf>,
+    },
+    /// List the 22 CFR 126.1 proscribed countries and their status on a date.
+    Countries {
+        /// Date to evaluate the list at (YYYY-MM-DD) [default: today].
+        #[arg(long)]
+        as_of: Option<String>,
+        #[command(flatten)]
+        out: OutputArgs,
+    },
+    /// List the 21 USML categories (22 CFR 121.1).
+    Categories {
+        #[command(flatten)]
+        out: OutputArgs,
+    },
+    /// Organisation policies in Cedar.
+    Policy {
+        #[command(flatten)]
+        out: OutputArgs,
+        #[command(subcommand)]
+        command: decide::PolicyCommand,
+    },
     /// Rewrap an envelope's data key under other keys, in place; the body is untouched.
     ///
     /// Use after `keys rotate` to move objects to the new version, or to hand an
@@ -145,10 +190,28 @@ enum Command {
     },
 }
 
-fn run(cli: Cli) -> anyhow::Result<()> {
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let done = |r: anyhow::Result<()>| r.map(|()| ExitCode::SUCCESS);
     match cli.command {
-        Command::Version { out } => version(out),
-        Command::Keys { ks, out, command } => keys::run(&ks, out, command),
+        Command::Decide {
+            request,
+            batch,
+            explain,
+            exit_code,
+            policies,
+        } => {
+            let engine = itarvault_policy::Engine::new(decide::load_policies(&policies)?);
+            Ok(match decide::decide(&request, batch, explain, &engine)? {
+                decide::Outcome::Invalid => ExitCode::from(2),
+                decide::Outcome::Decided { any_deny: true } if exit_code => ExitCode::from(1),
+                decide::Outcome::Decided { .. } => ExitCode::SUCCESS,
+            })
+        }
+        Command::Countries { as_of, out } => done(decide::countries(out, as_of.as_deref())),
+        Command::Categories { out } => done(decide::categories(out)),
+        Command::Policy { out, command } => done(decide::policy(out, command)),
+        Command::Version { out } => done(version(out)),
+        Command::Keys { ks, out, command } => done(keys::run(&ks, out, command)),
         Command::Encrypt {
             label,
             keys,
@@ -158,21 +221,23 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             output,
             ks,
             out,
-        } => files::encrypt(&ks, out, &label, &keys, chunk_size, force, &input, &output),
+        } => done(files::encrypt(
+            &ks, out, &label, &keys, chunk_size, force, &input, &output,
+        )),
         Command::Decrypt {
             force,
             input,
             output,
             ks,
             out,
-        } => files::decrypt(&ks, out, force, &input, &output),
-        Command::Inspect { file, out } => files::inspect(out, &file),
+        } => done(files::decrypt(&ks, out, force, &input, &output)),
+        Command::Inspect { file, out } => done(files::inspect(out, &file)),
         Command::Rewrap {
             file,
             keys,
             ks,
             out,
-        } => files::rewrap(&ks, out, &file, &keys),
+        } => done(files::rewrap(&ks, out, &file, &keys)),
     }
 }
 
@@ -212,7 +277,7 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             // `{:#}` joins the context chain: "decrypting `x`: chunk 3 failed ...".

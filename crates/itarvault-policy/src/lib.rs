@@ -24,9 +24,32 @@ pub mod data;
 pub mod decision;
 pub mod floor;
 pub mod model;
+pub mod org;
 
 pub use decision::{Decision, Effect, Reason};
 pub use model::{InputProblem, InvalidInput, Request};
+pub use org::{OrgPolicies, OrgPolicyError};
+
+/// The decision engine: the regulatory floor, then organisation policies if any.
+#[derive(Debug, Default)]
+pub struct Engine {
+    org: Option<OrgPolicies>,
+}
+
+impl Engine {
+    pub fn new(org: Option<OrgPolicies>) -> Self {
+        Self { org }
+    }
+
+    /// Decides one validated request. Never fails: what cannot be evaluated denies.
+    pub fn decide(&self, req: &Request) -> Decision {
+        let mut d = floor::evaluate(req);
+        if let Some(org) = &self.org {
+            org.apply(req, &mut d);
+        }
+        d
+    }
+}
 
 /// Validates a JSON request and decides it with the regulatory floor.
 pub fn decide_json(
