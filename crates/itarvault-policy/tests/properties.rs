@@ -1,0 +1,232 @@
+//! Properties of the engine over generated requests:
+//! * adding organisation policies never turns a floor deny into an allow;
+//! * removing an authorization never turns a deny into an allow;
+//! * the floor never panics and always cites a regulation.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test code: a failure should panic"
+)]
+
+use itarvault_policy::{floor, Engine, OrgPolicies, Request};
+use proptest::prelude::*;
+use proptest::sample::{select, subsequence};
+use serde_json::{json, Value};
+
+const COUNTRIES: &[&str] = &[
+    "US", "GB", "FR", "DE", "CN", "HK", "RU", "IR", "CU", "CA", "AU", "KH", "CY", "NI", "SY",
+];
+const CATS: &[&str] = &["VIII", "XI", "XII"];
+const ECCNS: &[&str] = &["9E003", "3A001", "3A001.a"];
+const DATES: &[&str] = &[
+    "2021-01-01",
+    "2024-03-15",
+    "2025-06-01",
+    "2026-01-15",
+    "2026-11-22",
+    "2027-12-31",
+];
+const TYPES: &[&str] = &[
+    "DSP-5",
+    "DSP-61",
+    "DSP-73",
+    "DSP-85",
+    "TAA",
+    "MLA",
+    "WDA",
+    "exemption",
+    "EAR-license",
+    "EAR-exception",
+];
+const EXEMPTIONS: &[&str] = &[
+    "125.4(b)(9)",
+    "125.4(b)(2)",
+    "126.18",
+    "126.5",
+    "126.7",
+    "125.5",
+];
+const STATUSES: &[&str] = &[
+    "us_citizen",
+    "us_national",
+    "permanent_resident",
+    "protected_individual",
+    "foreign_person",
+    "unknown",
+];
+
+fn countries() -> impl Strategy<Value = Vec<&'static str>> {
+    subsequence(COUNTRIES, 0..4)
+}
+
+/// An authorization that, about half the time, covers what the request needs (the
+/// person's countries, the location, the data's category), so that allows through an
+/// authorization are common and removing one is a meaningful change.
+fn authorization(
+    i: usize,
+    fit: Vec<&'static str>,
+    cat: &'static str,
+    eccn: &'static str,
+) -> impl Strategy<Value = Value> {
+    (
+        prop_oneof![3 => select(&["DSP-5", "TAA", "EAR-license", "exemption"][..]), 1 => select(TYPES)],
+        select(EXEMPTIONS),
+        countries(),
+        any::<bool>(),
+        subsequence(CATS, 0..3),
+        subsequence(ECCNS, 0..3),
+        select(DATES),
+        select(DATES),
+    )
+        .prop_map(move |(t, ex, mut cs, fits, mut cats, mut eccns, d1, d2)| {
+            let (from, to) = if d1 <= d2 { (d1, d2) } else { (d2, d1) };
+            if fits {
+                cs.extend(fit.iter().copied());
+                cs.sort_unstable();
+                cs.dedup();
+                cats.push(cat);
+                eccns.push(eccn);
+            }
+            let (from, to) = if fits { ("2021-01-01", "2027-12-31") } else { (from, to) };
+            let mut a = json!({ "id": format!("A{i}"), "type": t, "countries": cs, "usml_categories": cats,
+                                "eccns": eccns, "valid_from": from, "expires": to });
+            if t == "exemption" {
+                a["exemption"] = json!(ex);
+            }
+            a
+        })
+}
+
+prop_compose! {
+    fn base()(
+        status in prop_oneof![2 => Just("foreign_person"), 1 => select(STATUSES)],
+        cits in countries(),
+        residence in proptest::option::weighted(0.3, select(COUNTRIES)),
+        action in prop_oneof![3 => Just("read"), 1 => select(&["read", "write", "store"][..])],
+        src in proptest::option::weighted(0.9, select(COUNTRIES)),
+        cat in select(CATS),
+        eccn in select(&["9E003", "3A001.a.1", "3A001.b"][..]),
+        program in any::<bool>(),
+        other_label in select(&["EAR", "EAR99", "PUBLIC", "ITAR", "ITAR"][..]),
+    ) -> (Value, &'static str, Option<&'static str>, &'static str, &'static str, Value) {
+        let mut p = json!({ "id": "p1", "person_status": status, "citizenships": cits });
+        if let Some(r) = residence { p["permanent_residence"] = json!(r); }
+        let label = match other_label {
+            "EAR" => json!({ "jurisdiction": "EAR", "eccn": eccn }),
+            "EAR99" | "PUBLIC" => json!({ "jurisdiction": other_label }),
+            _ if program => json!({ "jurisdiction": "ITAR", "usml_category": cat, "program": "f35" }),
+            _ => json!({ "jurisdiction": "ITAR", "usml_category": cat }),
+        };
+        (p, action, src, cat, eccn, label)
+    }
+}
+
+fn request() -> impl Strategy<Value = Value> {
+    base().prop_flat_map(|(p, action, src, cat, eccn, label)| {
+        let mut fit: Vec<&'static str> = p["citizenships"].as_array().unwrap().iter()
+            .filter_map(|c| COUNTRIES.iter().find(|k| **k == c.as_str().unwrap()).copied()).collect();
+        if let Some(r) = p["permanent_residence"].as_str() {
+            fit.extend(COUNTRIES.iter().find(|k| **k == r).copied());
+        }
+        fit.extend(src);
+        let base_eccn = if eccn.starts_with("3A001") { "3A001" } else { eccn };
+        (
+            Just((p, action, src, label)),
+            (0usize..4).prop_flat_map(move |n| (0..n).map(|i| authorization(i, fit.clone(), cat, base_eccn)).collect::<Vec<_>>()),
+            select(DATES),
+            0u32..24,
+            proptest::bool::weighted(0.1),
+            any::<bool>(),
+            select(COUNTRIES),
+        )
+    })
+    .prop_map(|((mut p, action, src, label), auths, day, hour, classified, e2e, storage)| {
+        p["authorizations"] = json!(auths);
+        json!({ "principal": p, "action": action,
+                "context": { "source_country": src, "time": format!("{day}T{hour:02}:00:00Z") },
+                "resource": { "label": label, "classified": classified, "end_to_end_encrypted": e2e, "storage_country": storage } })
+    })
+}
+
+fn policy_template() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just("permit(principal, action, resource);".to_owned()),
+        Just("permit(principal, action, resource) when { principal.us_person == false };".to_owned()),
+        Just("permit(principal, action, resource) when { resource.jurisdiction == \"ITAR\" };".to_owned()),
+        Just("forbid(principal, action, resource) when { resource has program && resource.program == \"f35\" } unless { principal.id == \"p0\" };".to_owned()),
+        (0i64..24).prop_map(|h| format!("forbid(principal, action == Itarvault::Action::\"read\", resource) when {{ context.hour_utc < {h} }};")),
+        select(COUNTRIES).prop_map(|c| format!("forbid(principal, action, resource) when {{ principal.citizenships.contains(\"{c}\") }};")),
+        select(COUNTRIES).prop_map(|c| format!("forbid(principal, action, resource) when {{ context has source_country && context.source_country == \"{c}\" }};")),
+        Just("forbid(principal, action == Itarvault::Action::\"store\", resource) when { resource has storage_country && resource.storage_country != \"US\" };".to_owned()),
+    ]
+}
+
+fn parse(v: &Value) -> Request {
+    Request::from_json(v, time::OffsetDateTime::UNIX_EPOCH).unwrap()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn org_policies_never_widen_the_floor(req in request(), pols in proptest::collection::vec(policy_template(), 0..6)) {
+        let r = parse(&req);
+        let floor = floor::evaluate(&r);
+        let org = OrgPolicies::load(&[("gen.cedar".to_owned(), pols.join("\n"))]).unwrap();
+        let d = Engine::new(Some(org)).decide(&r);
+        if !floor.is_allow() {
+            prop_assert!(!d.is_allow(), "org policies widened a floor deny: {}", d.explain());
+            prop_assert_eq!(&d.reasons, &floor.reasons);
+        }
+    }
+
+    #[test]
+    fn removing_an_authorization_never_allows(req in request()) {
+        let full = floor::evaluate(&parse(&req));
+        let n = req["principal"]["authorizations"].as_array().unwrap().len();
+        for i in 0..n {
+            let mut fewer = req.clone();
+            fewer["principal"]["authorizations"].as_array_mut().unwrap().remove(i);
+            let d = floor::evaluate(&parse(&fewer));
+            if !full.is_allow() {
+                prop_assert!(!d.is_allow(), "removing authorization {} allowed: {}", i, d.explain());
+            }
+        }
+    }
+
+    #[test]
+    fn every_decision_is_reasoned_and_cited(req in request()) {
+        let d = floor::evaluate(&parse(&req));
+        prop_assert!(!d.reasons.is_empty());
+        for r in &d.reasons {
+            prop_assert!(r.cite.contains("CFR"), "{} lacks a citation", r.rule);
+        }
+        if d.authorization_used.is_some() {
+            prop_assert!(d.is_allow());
+        }
+    }
+}
+
+/// The properties above mean something only if generated requests often allow, and
+/// sometimes allow *because of* an authorization.
+#[test]
+fn generated_requests_exercise_authorizations() {
+    use proptest::strategy::ValueTree;
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    let (mut allows, mut via_auth) = (0, 0);
+    let n = 4000;
+    for _ in 0..n {
+        let v = request().new_tree(&mut runner).unwrap().current();
+        let d = floor::evaluate(&parse(&v));
+        allows += usize::from(d.is_allow());
+        via_auth += usize::from(d.authorization_used.is_some());
+    }
+    eprintln!("generated: {allows}/{n} allow, {via_auth} through an authorization");
+    assert!(allows > n / 10, "only {allows} allows");
+    assert!(
+        via_auth > n / 50,
+        "only {via_auth} authorization-based allows"
+    );
+}
