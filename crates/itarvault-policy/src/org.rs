@@ -12,6 +12,7 @@
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 use std::str::FromStr;
+use std::sync::Mutex;
 
 use cedar_policy::{
     Authorizer, Context, Decision as CedarDecision, Entities, Entity, EntityId, EntityTypeName,
@@ -65,7 +66,6 @@ pub fn schema_text() -> String {
     let _ = writeln!(s, "    date: String,");
     let _ = writeln!(s, "    hour_utc: Long,");
     let _ = writeln!(s, "    weekday: String,");
-    let _ = writeln!(s, "    unix_time: Long,");
     let _ = writeln!(s, "  }};");
     for a in [Action::Read, Action::Write, Action::Store] {
         let _ = writeln!(
@@ -97,9 +97,18 @@ pub enum OrgPolicyError {
 #[derive(Debug)]
 pub struct OrgPolicies {
     set: PolicySet,
+    /// Requests and entities are checked against it on every evaluation (a memo miss).
     schema: Schema,
     count: usize,
+    /// Memo of outcomes. Evaluation is a pure function of the attributes in the key
+    /// (the policy set never changes after load), so a hit is exact. The key is the
+    /// full attribute string, never a hash alone: a collision must not turn into an
+    /// allow.
+    memo: Mutex<HashMap<String, Option<Vec<Reason>>>>,
 }
+
+/// Outcomes remembered before the memo is cleared.
+const MEMO_CAPACITY: usize = 1 << 16;
 
 fn uid(kind: &str, id: &str) -> Result<EntityUid, String> {
     let t = EntityTypeName::from_str(&format!("{NAMESPACE}::{kind}")).map_err(|e| e.to_string())?;
@@ -118,6 +127,7 @@ impl OrgPolicies {
         let (schema, _) = Schema::from_cedarschema_str(&schema_text())
             .map_err(|e| OrgPolicyError::Schema(e.to_string()))?;
         let mut set = PolicySet::new();
+        let validator = Validator::new(schema.clone());
         let base = Policy::parse(
             Some(PolicyId::new(BASE_PERMIT)),
             "permit(principal, action, resource);",
@@ -149,7 +159,7 @@ impl OrgPolicies {
                 })?;
                 count += 1;
             }
-            let v = Validator::new(schema.clone()).validate(&single, ValidationMode::Strict);
+            let v = validator.validate(&single, ValidationMode::Strict);
             let first = v
                 .validation_errors()
                 .next()
@@ -167,7 +177,12 @@ impl OrgPolicies {
                 });
             }
         }
-        Ok(Self { set, schema, count })
+        Ok(Self {
+            set,
+            schema,
+            count,
+            memo: Mutex::new(HashMap::new()),
+        })
     }
 
     /// Number of organisation policies loaded.
@@ -198,8 +213,63 @@ impl OrgPolicies {
         }
     }
 
+    /// Everything Cedar sees, as one string (see [`OrgPolicies::evaluate_uncached`]).
+    fn memo_key(req: &Request) -> String {
+        let p = &req.principal;
+        let t = req.context.time.to_offset(time::UtcOffset::UTC);
+        let label = match &req.resource.label {
+            LabelFact::Parsed(l) => l.to_string(),
+            _ => String::new(),
+        };
+        let mut k = String::with_capacity(160);
+        let _ = write!(
+            k,
+            "{:?}\u{1f}{}\u{1f}{:?}\u{1f}{:?}\u{1f}{:?}\u{1f}",
+            p.id,
+            p.person_status.as_str(),
+            p.citizenships,
+            p.permanent_residence,
+            p.authorizations
+                .iter()
+                .map(|a| a.id.as_str())
+                .collect::<Vec<_>>()
+        );
+        let _ = write!(
+            k,
+            "{label}\u{1f}{}\u{1f}{}\u{1f}{:?}\u{1f}{}\u{1f}{:?}\u{1f}{}\u{1f}{}",
+            req.resource.classified,
+            req.resource.end_to_end_encrypted,
+            req.resource.storage_country,
+            req.action.as_str(),
+            req.context.source_country,
+            t.date(),
+            t.hour()
+        );
+        k
+    }
+
     /// `Ok(None)` when the policies permit, `Ok(Some(reasons))` when they forbid.
+    /// Errors are not remembered.
     fn evaluate(&self, req: &Request) -> Result<Option<Vec<Reason>>, String> {
+        let key = Self::memo_key(req);
+        let lock = || {
+            self.memo
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        };
+        if let Some(hit) = lock().get(&key) {
+            return Ok(hit.clone());
+        }
+        let out = self.evaluate_uncached(req)?;
+        let mut memo = lock();
+        if memo.len() >= MEMO_CAPACITY {
+            memo.clear();
+        }
+        memo.insert(key, out.clone());
+        Ok(out)
+    }
+
+    fn evaluate_uncached(&self, req: &Request) -> Result<Option<Vec<Reason>>, String> {
         let p = &req.principal;
         let person = uid("Person", &p.id)?;
         let mut pattrs = HashMap::from([
@@ -277,10 +347,6 @@ impl OrgPolicies {
                 RestrictedExpression::new_long(i64::from(t.hour())),
             ),
             ("weekday".to_owned(), string(t.weekday().to_string())),
-            (
-                "unix_time".to_owned(),
-                RestrictedExpression::new_long(t.unix_timestamp()),
-            ),
         ];
         if let Some(c) = req.context.source_country {
             ctx.push(("source_country".into(), string(c.as_str())));
