@@ -230,3 +230,73 @@ fn generated_requests_exercise_authorizations() {
         "only {via_auth} authorization-based allows"
     );
 }
+
+fn any_json() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::from),
+        any::<i64>().prop_map(Value::from),
+        "[A-Za-z0-9().:_ -]{0,12}".prop_map(Value::from),
+        select(COUNTRIES).prop_map(Value::from),
+        select(DATES).prop_map(Value::from),
+    ];
+    leaf.prop_recursive(4, 48, 6, |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..5).prop_map(Value::from),
+            proptest::collection::btree_map(
+                select(
+                    &[
+                        "principal",
+                        "action",
+                        "context",
+                        "resource",
+                        "id",
+                        "label",
+                        "citizenships",
+                        "type",
+                        "expires",
+                        "x"
+                    ][..]
+                )
+                .prop_map(str::to_owned),
+                inner,
+                0..5
+            )
+            .prop_map(|m| Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1024))]
+
+    /// Arbitrary JSON, and real requests with one field replaced by arbitrary JSON:
+    /// always a decision with reasons or a non-empty list of problems, never a panic.
+    #[test]
+    fn parser_never_panics(v in any_json(), req in request(), path in 0usize..12, junk in any_json()) {
+        for candidate in [v, {
+            let mut r = req;
+            let slot = match path {
+                0 => &mut r["principal"],
+                1 => &mut r["principal"]["citizenships"],
+                2 => &mut r["principal"]["authorizations"],
+                3 => &mut r["principal"]["person_status"],
+                4 => &mut r["action"],
+                5 => &mut r["context"],
+                6 => &mut r["context"]["time"],
+                7 => &mut r["context"]["source_country"],
+                8 => &mut r["resource"],
+                9 => &mut r["resource"]["label"],
+                10 => &mut r["resource"]["storage_country"],
+                _ => &mut r["resource"]["classified"],
+            };
+            *slot = junk;
+            r
+        }] {
+            match itarvault_policy::decide_json(&candidate, time::OffsetDateTime::UNIX_EPOCH) {
+                Ok(d) => prop_assert!(!d.reasons.is_empty()),
+                Err(e) => prop_assert!(!e.0.is_empty()),
+            }
+        }
+    }
+}
