@@ -17,7 +17,7 @@ use itarvault_keys::{KeyRef, Keyring};
 use serde_json::json;
 
 use crate::secrets::open_keystore;
-use crate::{KeystoreArgs, OutputArgs};
+use crate::{KeystoreArgs, OutputArgs, Transfer};
 
 fn is_std(p: &Path) -> bool {
     p.as_os_str() == "-"
@@ -148,25 +148,20 @@ fn report(out: OutputArgs, data_on_stdout: bool, value: serde_json::Value, human
     }
 }
 
-#[expect(
-    clippy::too_many_arguments,
-    reason = "one parameter per command-line flag"
-)]
 pub fn encrypt(
     ks: &KeystoreArgs,
     out: OutputArgs,
     label: &str,
     keys: &[String],
     chunk_size: u32,
-    force: bool,
-    input: &Path,
-    output: &Path,
+    t: &Transfer,
 ) -> anyhow::Result<()> {
+    let (input, output) = (t.input.as_path(), t.output.as_path());
     let label: Label = label.parse().context("--label")?;
     let ring = keyring(ks)?;
     let keys: Vec<_> = keys.iter().map(|k| KeyRef::local(k)).collect();
     let (reader, size) = open_input(input)?;
-    let mut sink = Sink::create(output, force)?;
+    let mut sink = Sink::create(output, t.force)?;
     let pb = progress_bar(out, size);
     let written = ring
         .encrypt(
@@ -196,16 +191,11 @@ pub fn encrypt(
     Ok(())
 }
 
-pub fn decrypt(
-    ks: &KeystoreArgs,
-    out: OutputArgs,
-    force: bool,
-    input: &Path,
-    output: &Path,
-) -> anyhow::Result<()> {
+pub fn decrypt(ks: &KeystoreArgs, out: OutputArgs, t: &Transfer) -> anyhow::Result<()> {
+    let (input, output) = (t.input.as_path(), t.output.as_path());
     let ring = keyring(ks)?;
     let (reader, size) = open_input(input)?;
-    let mut sink = Sink::create(output, force)?;
+    let mut sink = Sink::create(output, t.force)?;
     let pb = progress_bar(out, size);
     let (header, n) = ring
         .decrypt(reader, sink.writer(), &mut |n| pb.set_position(n))

@@ -50,6 +50,18 @@ pub struct KeystoreArgs {
     root_key_file: Option<PathBuf>,
 }
 
+/// Where `encrypt` and `decrypt` read and write.
+#[derive(Args, Debug, Clone)]
+pub struct Transfer {
+    /// Replace OUTPUT if it exists.
+    #[arg(long)]
+    force: bool,
+    /// Input file, or `-` for stdin.
+    input: PathBuf,
+    /// Output file, or `-` for stdout.
+    output: PathBuf,
+}
+
 /// Output options shared by most commands.
 #[derive(Args, Debug, Clone, Copy)]
 pub struct OutputArgs {
@@ -90,13 +102,8 @@ enum Command {
         /// Plaintext bytes per chunk: a power of two from 1024 to 16777216.
         #[arg(long, default_value_t = itarvault_format::header::DEFAULT_CHUNK_SIZE)]
         chunk_size: u32,
-        /// Replace OUTPUT if it exists.
-        #[arg(long)]
-        force: bool,
-        /// Input file, or `-` for stdin.
-        input: PathBuf,
-        /// Output file, or `-` for stdout.
-        output: PathBuf,
+        #[command(flatten)]
+        io: Transfer,
         #[command(flatten)]
         ks: KeystoreArgs,
         #[command(flatten)]
@@ -108,13 +115,8 @@ enum Command {
     /// left behind. With `-` (stdout) data streams out as it verifies: discard it if the
     /// exit status is not 0.
     Decrypt {
-        /// Replace OUTPUT if it exists.
-        #[arg(long)]
-        force: bool,
-        /// Envelope file, or `-` for stdin.
-        input: PathBuf,
-        /// Output file, or `-` for stdout.
-        output: PathBuf,
+        #[command(flatten)]
+        io: Transfer,
         #[command(flatten)]
         ks: KeystoreArgs,
         #[command(flatten)]
@@ -216,21 +218,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             label,
             keys,
             chunk_size,
-            force,
-            input,
-            output,
+            io,
             ks,
             out,
-        } => done(files::encrypt(
-            &ks, out, &label, &keys, chunk_size, force, &input, &output,
-        )),
-        Command::Decrypt {
-            force,
-            input,
-            output,
-            ks,
-            out,
-        } => done(files::decrypt(&ks, out, force, &input, &output)),
+        } => done(files::encrypt(&ks, out, &label, &keys, chunk_size, &io)),
+        Command::Decrypt { io, ks, out } => done(files::decrypt(&ks, out, &io)),
         Command::Inspect { file, out } => done(files::inspect(out, &file)),
         Command::Rewrap {
             file,
