@@ -708,8 +708,14 @@ fn unseal(
             buf.as_mut_slice(),
         )
         .map_err(|_| KeystoreError::WrongSecret(path.to_owned()))?;
-    serde_json::from_slice(plain)
-        .map_err(|e| KeystoreError::Corrupt(path.to_owned(), e.to_string()))
+    serde_json::from_slice(plain).map_err(|_| {
+        // No parser detail: it could quote the sealed contents, which hold key material.
+        KeystoreError::Corrupt(
+            path.to_owned(),
+            "its sealed contents do not parse (written by an incompatible itarvault version?)"
+                .into(),
+        )
+    })
 }
 
 impl KeyProvider for LocalKeystore {
