@@ -56,8 +56,8 @@ impl fmt::Debug for DataKey {
     }
 }
 
-/// Fills `out` with `HKDF-Expand(prk, info)`.
-pub(crate) fn expand(prk: &hkdf::Prk, info: &[&[u8]], out: &mut [u8]) -> Result<(), CryptoFailure> {
+/// Fills `out` with `HKDF-Expand(prk, info)`; `out.len()` is the output length.
+pub fn expand(prk: &hkdf::Prk, info: &[&[u8]], out: &mut [u8]) -> Result<(), CryptoFailure> {
     struct Len(usize);
     impl hkdf::KeyType for Len {
         fn len(&self) -> usize {

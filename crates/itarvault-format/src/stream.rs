@@ -283,14 +283,6 @@ impl std::fmt::Debug for BodySealer {
     }
 }
 
-/// Misuse of the push interfaces: a chunk of the wrong size.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("chunk of {got} bytes where {want} were required (caller bug)")]
-pub struct ChunkSizeError {
-    pub got: usize,
-    pub want: &'static str,
-}
-
 impl BodySealer {
     /// Starts an envelope: returns the header bytes to send first and the sealer.
     pub fn start(

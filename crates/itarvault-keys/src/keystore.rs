@@ -20,7 +20,7 @@ use std::sync::{Arc, RwLock};
 
 use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
 use aws_lc_rs::{hkdf, pbkdf2, rand};
-use itarvault_format::crypto::KEY_LEN;
+use itarvault_format::crypto::{expand, KEY_LEN};
 use itarvault_format::{valid_key_id, DataKey, KeyWrap};
 use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
@@ -268,16 +268,9 @@ impl fmt::Debug for LocalKeystore {
 }
 
 fn derive_seal_key(root: &[u8; KEY_LEN]) -> Result<Zeroizing<[u8; KEY_LEN]>, KeystoreError> {
-    struct Len;
-    impl hkdf::KeyType for Len {
-        fn len(&self) -> usize {
-            KEY_LEN
-        }
-    }
     let prk = hkdf::Salt::new(hkdf::HKDF_SHA256, b"itarvault keystore").extract(root);
     let mut out = Zeroizing::new([0u8; KEY_LEN]);
-    prk.expand(&[b"itarvault keystore seal v1"], Len)
-        .and_then(|okm| okm.fill(out.as_mut()))
+    expand(&prk, &[b"itarvault keystore seal v1"], out.as_mut())
         .map_err(|_| KeystoreError::Crypto)?;
     Ok(out)
 }
@@ -577,7 +570,7 @@ impl LocalKeystore {
         id: &str,
         f: impl FnOnce(KeyState) -> Result<KeyState, KeyState>,
     ) -> Result<KeyInfo, KeystoreError> {
-        self.mutate(|st, now| {
+        self.mutate(|st, _| {
             let rec = st.record_mut(id)?;
             rec.state = f(rec.state).map_err(|s| match s {
                 KeyState::PendingDestruction { at } => {
@@ -586,7 +579,6 @@ impl LocalKeystore {
                 KeyState::Destroyed { at } => KeyError::Destroyed(id.to_owned(), rfc3339(at)),
                 _ => KeyError::Disabled(id.to_owned()),
             })?;
-            let _ = now;
             Ok(())
         })?;
         self.describe(id).map_err(Into::into)
@@ -628,6 +620,27 @@ impl LocalKeystore {
             }
         })?;
         self.describe(id).map_err(Into::into)
+    }
+
+    /// The material of a usable key's `version` (the current one when `None`).
+    fn kek<'s>(
+        &self,
+        st: &'s State,
+        key_id: &str,
+        version: Option<u32>,
+    ) -> Result<(u32, &'s [u8; KEY_LEN]), KeyError> {
+        let rec = usable(key_id, st.record(key_id)?, (self.clock)())?;
+        let want = version.unwrap_or(rec.current);
+        let v = rec
+            .versions
+            .iter()
+            .find(|v| v.version == want)
+            .ok_or_else(|| KeyError::UnknownVersion(key_id.to_owned(), want))?;
+        let kek = v
+            .material
+            .as_ref()
+            .ok_or_else(|| KeyError::Destroyed(key_id.to_owned(), "an earlier date".into()))?;
+        Ok((want, kek))
     }
 
     /// Every key, without material.
@@ -725,21 +738,12 @@ impl KeyProvider for LocalKeystore {
 
     fn wrap(&self, key_id: &str, dek: &DataKey, context: &[u8; 32]) -> Result<KeyWrap, KeyError> {
         let st = self.read_state();
-        let rec = usable(key_id, st.record(key_id)?, (self.clock)())?;
-        let v = rec
-            .versions
-            .iter()
-            .find(|v| v.version == rec.current)
-            .ok_or_else(|| KeyError::UnknownVersion(key_id.to_owned(), rec.current))?;
-        let kek = v
-            .material
-            .as_ref()
-            .ok_or_else(|| KeyError::Destroyed(key_id.to_owned(), "an earlier date".into()))?;
+        let (version, kek) = self.kek(&st, key_id, None)?;
         Ok(KeyWrap {
             provider: PROVIDER_ID.into(),
             key_id: key_id.to_owned(),
-            key_version: v.version,
-            wrapped: local_wrap::wrap(kek, key_id, v.version, dek, context)?,
+            key_version: version,
+            wrapped: local_wrap::wrap(kek, key_id, version, dek, context)?,
         })
     }
 
@@ -751,16 +755,7 @@ impl KeyProvider for LocalKeystore {
             ));
         }
         let st = self.read_state();
-        let rec = usable(&wrap.key_id, st.record(&wrap.key_id)?, (self.clock)())?;
-        let v = rec
-            .versions
-            .iter()
-            .find(|v| v.version == wrap.key_version)
-            .ok_or_else(|| KeyError::UnknownVersion(wrap.key_id.clone(), wrap.key_version))?;
-        let kek = v
-            .material
-            .as_ref()
-            .ok_or_else(|| KeyError::Destroyed(wrap.key_id.clone(), "an earlier date".into()))?;
+        let (_, kek) = self.kek(&st, &wrap.key_id, Some(wrap.key_version))?;
         local_wrap::unwrap(kek, &wrap.key_id, wrap.key_version, &wrap.wrapped, context)
     }
 

@@ -5,7 +5,7 @@
 
 use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
 use aws_lc_rs::hkdf;
-use itarvault_format::crypto::KEY_LEN;
+use itarvault_format::crypto::{expand, KEY_LEN};
 use itarvault_format::DataKey;
 use zeroize::Zeroizing;
 
@@ -16,15 +16,9 @@ const INFO: &[u8] = b"itarvault/local-wrap/v1";
 pub const WRAPPED_LEN: usize = 32 + KEY_LEN + 16;
 
 fn wrap_key(kek: &[u8; KEY_LEN], salt: &[u8; 32]) -> Result<LessSafeKey, KeyError> {
-    struct Len;
-    impl hkdf::KeyType for Len {
-        fn len(&self) -> usize {
-            KEY_LEN
-        }
-    }
     let prk = hkdf::Salt::new(hkdf::HKDF_SHA256, salt).extract(kek);
     let mut k = Zeroizing::new([0u8; KEY_LEN]);
-    prk.expand(&[INFO], Len)?.fill(k.as_mut())?;
+    expand(&prk, &[INFO], k.as_mut())?;
     Ok(LessSafeKey::new(UnboundKey::new(&AES_256_GCM, k.as_ref())?))
 }
 

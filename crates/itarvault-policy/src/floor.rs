@@ -525,9 +525,10 @@ fn read(req: &Request, juris: Juris<'_>, day: Date, d: &Data, dec: &mut Decision
                 "us-person-abroad-unauthorized",
                 if itar { "22 CFR 120.50(a)(6); 22 CFR 120.56(a)(4)" } else { "15 CFR 734.15(b)" },
                 format!(
-                    "decrypting {} outside the United States (in `{src}`) is an export even for a US person; it needs an authorization covering `{src}`{}",
+                    "decrypting {} outside the United States (in `{src}`) is an export even for a US person; it needs an authorization covering `{src}` and {}{}",
                     juris.describe(),
-                    if itar { " and " .to_owned() + &juris.coverage() + ", such as the 125.4(b)(9) exemption" } else { " and ".to_owned() + &juris.coverage() }
+                    juris.coverage(),
+                    if itar { ", such as the 125.4(b)(9) exemption" } else { "" }
                 ),
             )),
         }
