@@ -406,6 +406,54 @@ mod tests {
         assert!(Schema::from_cedarschema_str(&schema_text()).is_ok());
     }
 
+    fn read(id: &str, program: &str) -> Request {
+        let v = serde_json::json!({
+            "principal": { "id": id, "person_status": "us_citizen", "citizenships": ["US"] },
+            "action": "read",
+            "context": { "source_country": "US", "time": "2026-11-22T10:00:00Z" },
+            "resource": { "label": { "jurisdiction": "ITAR", "usml_category": "XI", "program": program } }
+        });
+        Request::from_json(&v, time::OffsetDateTime::UNIX_EPOCH).unwrap()
+    }
+
+    fn decide(org: &OrgPolicies, req: &Request) -> Decision {
+        let mut d = crate::floor::evaluate(req);
+        assert!(d.is_allow(), "the floor allows these requests");
+        org.apply(req, &mut d);
+        d
+    }
+
+    /// Cedar skips a policy whose evaluation errors; we must deny instead, or a broken
+    /// `forbid` would silently open access.
+    #[test]
+    fn a_policy_that_fails_to_evaluate_denies() {
+        let overflow = [(
+            "o.cedar".to_owned(),
+            "forbid(principal, action, resource) when { context.hour_utc + 9223372036854775807 > 0 };".to_owned(),
+        )];
+        let org = OrgPolicies::load(&overflow).unwrap();
+        let d = decide(&org, &read("alice", "f35"));
+        assert!(!d.is_allow());
+        assert_eq!(d.reasons[0].rule, "org-policy-error");
+    }
+
+    /// The memo must never hand one principal's outcome to another: alternate an
+    /// allowed and a forbidden principal on one engine, and the decisions alternate too.
+    #[test]
+    fn memo_keeps_principals_and_data_apart() {
+        let pol = [(
+            "p.cedar".to_owned(),
+            "forbid(principal, action, resource) when { resource has program && resource.program == \"f35\" } unless { principal.id == \"alice\" };".to_owned(),
+        )];
+        let org = OrgPolicies::load(&pol).unwrap();
+        for _ in 0..3 {
+            assert!(decide(&org, &read("alice", "f35")).is_allow());
+            assert!(!decide(&org, &read("bob", "f35")).is_allow());
+            assert!(decide(&org, &read("bob", "f22")).is_allow());
+        }
+        assert_eq!(org.memo.lock().unwrap().len(), 3);
+    }
+
     #[test]
     fn bad_policies_are_refused_at_load() {
         let bad_syntax = [(
