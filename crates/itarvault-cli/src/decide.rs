@@ -27,29 +27,7 @@ pub enum Outcome {
 
 /// Reads Cedar policies from files and directories (`*.cedar`).
 pub fn load_policies(paths: &[PathBuf]) -> anyhow::Result<Option<OrgPolicies>> {
-    if paths.is_empty() {
-        return Ok(None);
-    }
-    let mut sources = Vec::new();
-    for p in paths {
-        let files = if p.is_dir() {
-            let mut v: Vec<_> = std::fs::read_dir(p)
-                .with_context(|| format!("reading policy directory `{}`", p.display()))?
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|f| f.extension().is_some_and(|x| x == "cedar"))
-                .collect();
-            v.sort();
-            v
-        } else {
-            vec![p.clone()]
-        };
-        for f in files {
-            let text = std::fs::read_to_string(&f)
-                .with_context(|| format!("reading policy file `{}`", f.display()))?;
-            sources.push((f.display().to_string(), text));
-        }
-    }
-    Ok(Some(OrgPolicies::load(&sources)?))
+    Ok(itarvault_server::load_policies(paths)?)
 }
 
 fn invalid_json(e: &InvalidInput, index: Option<usize>) -> Value {

@@ -24,9 +24,9 @@ fn is_std(p: &Path) -> bool {
 }
 
 /// Opens the input; returns its size when it is a regular file.
-fn open_input(p: &Path) -> anyhow::Result<(Box<dyn Read>, Option<u64>)> {
+pub(crate) fn open_input(p: &Path) -> anyhow::Result<(Box<dyn Read + Send>, Option<u64>)> {
     if is_std(p) {
-        return Ok((Box::new(io::stdin().lock()), None));
+        return Ok((Box::new(io::stdin()), None));
     }
     let f = File::open(p).with_context(|| format!("opening `{}`", p.display()))?;
     let meta = f
@@ -39,7 +39,7 @@ fn open_input(p: &Path) -> anyhow::Result<(Box<dyn Read>, Option<u64>)> {
 }
 
 /// Where output goes: stdout, or a private temporary file renamed into place on commit.
-enum Sink {
+pub(crate) enum Sink {
     Stdout(io::Stdout),
     File {
         tmp: tempfile::NamedTempFile,
@@ -48,7 +48,7 @@ enum Sink {
 }
 
 impl Sink {
-    fn create(dest: &Path, force: bool) -> anyhow::Result<Self> {
+    pub(crate) fn create(dest: &Path, force: bool) -> anyhow::Result<Self> {
         if is_std(dest) {
             return Ok(Self::Stdout(io::stdout()));
         }
@@ -73,7 +73,7 @@ impl Sink {
         })
     }
 
-    fn writer(&mut self) -> &mut (dyn Write + Send) {
+    pub(crate) fn writer(&mut self) -> &mut (dyn Write + Send) {
         match self {
             Self::Stdout(s) => s,
             Self::File { tmp, .. } => tmp.as_file_mut(),
@@ -85,7 +85,7 @@ impl Sink {
     }
 
     /// Makes the output durable and visible.
-    fn commit(self) -> anyhow::Result<()> {
+    pub(crate) fn commit(self) -> anyhow::Result<()> {
         match self {
             Self::Stdout(mut s) => Ok(s.flush()?),
             Self::File { tmp, dest } => {
@@ -112,7 +112,7 @@ fn sync_parent(p: &Path) {
     }
 }
 
-fn progress_bar(out: OutputArgs, len: Option<u64>) -> ProgressBar {
+pub(crate) fn progress_bar(out: OutputArgs, len: Option<u64>) -> ProgressBar {
     // Only worth drawing for large inputs, and only for a person at a terminal.
     if out.no_progress
         || out.json

@@ -3,10 +3,12 @@
 //! Exit status: 0 success; 2 error (bad input, wrong key, damaged envelope, I/O). A
 //! broken pipe on output exits quietly.
 
+mod client;
 mod decide;
 mod files;
 mod keys;
 mod secrets;
+mod serve;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -175,6 +177,120 @@ enum Command {
         #[command(subcommand)]
         command: decide::PolicyCommand,
     },
+    /// Run the vault server (HTTPS API, export enforcement, audit trail).
+    ///
+    /// The first start initialises the data directory (keystore, metadata, TLS
+    /// certificate, audit signing key) and prints an admin token once.
+    Server(serve::ServerArgs),
+    /// Manage principals: who may use the vault, with their export-control facts.
+    Principals {
+        #[command(flatten)]
+        client: client::ClientArgs,
+        #[command(flatten)]
+        out: OutputArgs,
+        #[command(subcommand)]
+        command: client::PrincipalsCommand,
+    },
+    /// Manage the licenses, agreements and exemptions principals hold.
+    Authorizations {
+        #[command(flatten)]
+        client: client::ClientArgs,
+        #[command(flatten)]
+        out: OutputArgs,
+        #[command(subcommand)]
+        command: client::AuthorizationsCommand,
+    },
+    /// Issue and revoke API tokens.
+    Tokens {
+        #[command(flatten)]
+        client: client::ClientArgs,
+        #[command(flatten)]
+        out: OutputArgs,
+        #[command(subcommand)]
+        command: client::TokensCommand,
+    },
+    /// Manage buckets (each has its own key and storage backend).
+    Buckets {
+        #[command(flatten)]
+        client: client::ClientArgs,
+        #[command(flatten)]
+        out: OutputArgs,
+        #[command(subcommand)]
+        command: client::BucketsCommand,
+    },
+    /// Store a file in the vault. Exit 1 if an export rule denies it.
+    Put {
+        /// BUCKET/KEY
+        target: String,
+        /// File to upload, or `-` for stdin.
+        file: PathBuf,
+        /// Export-control label (shared/spec/labels.md), e.g. ITAR:XI, EAR:9E003, EAR99.
+        #[arg(long, short)]
+        label: String,
+        #[command(flatten)]
+        client: client::ClientArgs,
+        #[command(flatten)]
+        out: OutputArgs,
+    },
+    /// Read an object. The file appears only once it arrived whole and verified.
+    /// Exit 1 if an export rule denies it.
+    Get {
+        /// BUCKET/KEY
+        target: String,
+        /// Output file, or `-` for stdout.
+        #[arg(default_value = "-")]
+        output: PathBuf,
+        /// Replace OUTPUT if it exists.
+        #[arg(long)]
+        force: bool,
+        #[command(flatten)]
+        client: client::ClientArgs,
+        #[command(flatten)]
+        out: OutputArgs,
+    },
+    /// List objects: BUCKET or BUCKET/PREFIX.
+    Ls {
+        target: String,
+        #[command(flatten)]
+        client: client::ClientArgs,
+        #[command(flatten)]
+        out: OutputArgs,
+    },
+    /// Delete an object (its uploader or an admin).
+    Rm {
+        /// BUCKET/KEY
+        target: String,
+        #[command(flatten)]
+        client: client::ClientArgs,
+        #[command(flatten)]
+        out: OutputArgs,
+    },
+    /// Show an object's label and size without reading it.
+    Stat {
+        /// BUCKET/KEY
+        target: String,
+        #[command(flatten)]
+        client: client::ClientArgs,
+        #[command(flatten)]
+        out: OutputArgs,
+    },
+    /// Show who the server thinks you are, and where it places you.
+    Whoami {
+        #[command(flatten)]
+        client: client::ClientArgs,
+        #[command(flatten)]
+        out: OutputArgs,
+    },
+    /// The audit trail: verify it, export it for a SIEM, query it (offline, on the
+    /// server's data directory).
+    Audit {
+        #[command(flatten)]
+        args: serve::AuditArgs,
+        #[command(flatten)]
+        out: OutputArgs,
+        #[command(subcommand)]
+        command: serve::AuditCommand,
+    },
     /// Rewrap an envelope's data key under other keys, in place; the body is untouched.
     ///
     /// Use after `keys rotate` to move objects to the new version, or to hand an
@@ -213,6 +329,22 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Categories { out } => done(decide::categories(out)),
         Command::Policy { out, command } => done(decide::policy(out, command)),
         Command::Version { out } => done(version(out)),
+        Command::Server(a) => done(serve::server(a)),
+        Command::Principals { client, out, command } => done(client::principals(&client, out, command)),
+        Command::Authorizations { client, out, command } => done(client::authorizations(&client, out, command)),
+        Command::Tokens { client, out, command } => done(client::tokens(&client, out, command)),
+        Command::Buckets { client, out, command } => done(client::buckets(&client, out, command)),
+        Command::Put { target, file, label, client, out } => done(client::put(&client, out, &target, &file, &label)),
+        Command::Get { target, output, force, client, out } => done(client::get(&client, out, &target, &output, force)),
+        Command::Ls { target, client, out } => done(client::ls(&client, out, &target)),
+        Command::Rm { target, client, out } => done(client::rm(&client, out, &target)),
+        Command::Stat { target, client, out } => done(client::stat(&client, out, &target)),
+        Command::Whoami { client, out } => done(client::whoami(&client, out)),
+        Command::Audit { args, out, command } => Ok(if serve::audit(&args, out, command)? {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        }),
         Command::Keys { ks, out, command } => done(keys::run(&ks, out, command)),
         Command::Encrypt {
             label,
@@ -268,13 +400,16 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // One process-wide TLS provider: AWS-LC (its FIPS module in the `fips` build),
+    // restricted to the suites the server offers. Fails only if one is already set.
+    let _ = rustls::crypto::CryptoProvider::install_default(itarvault_server::tls::provider());
     match run(cli) {
         Ok(code) => code,
         Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             // `{:#}` joins the context chain: "decrypting `x`: chunk 3 failed ...".
             eprintln!("error: {e:#}");
-            ExitCode::from(2)
+            client::exit_code(&e).unwrap_or(ExitCode::from(2))
         }
     }
 }

@@ -93,6 +93,12 @@ impl Decision {
         self.reasons.push(r);
     }
 
+    /// Adds a denying reason from outside the floor (an organisation rule such as a
+    /// residency mode). Deny overrides, so this can only narrow a decision.
+    pub fn narrow(&mut self, r: Reason) {
+        self.deny(r);
+    }
+
     pub(crate) fn deny(&mut self, r: Reason) {
         if self.decision == Effect::Allow {
             self.reasons.clear();

@@ -1,0 +1,427 @@
+//! Client commands: talk to an itarvault server over HTTPS.
+
+use std::io::{self, Read};
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{bail, Context};
+use clap::{Args, Subcommand};
+use reqwest::blocking::{Client, RequestBuilder, Response};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use zeroize::Zeroizing;
+
+use crate::files::{open_input, progress_bar, Sink};
+use crate::OutputArgs;
+
+/// Where the server is and how to reach it.
+#[derive(Args, Debug, Clone)]
+pub struct ClientArgs {
+    /// Server URL.
+    #[arg(long, env = "ITARVAULT_SERVER", default_value = "https://127.0.0.1:8443", global = true)]
+    server: String,
+    /// File holding the API token. The token can also come from $ITARVAULT_TOKEN.
+    #[arg(long, env = "ITARVAULT_TOKEN_FILE", global = true)]
+    token_file: Option<PathBuf>,
+    /// PEM certificate to trust for the server (a development server's generated
+    /// `DATA_DIR/tls/cert.pem`); without it the system's roots are used.
+    #[arg(long, env = "ITARVAULT_CACERT", global = true)]
+    cacert: Option<PathBuf>,
+    /// Local address to connect from (a host with several addresses, or tests).
+    #[arg(long, global = true)]
+    source_address: Option<IpAddr>,
+}
+
+/// A connected client: base URL, token, TLS trust.
+pub struct Conn {
+    http: Client,
+    base: String,
+    token: Option<Zeroizing<String>>,
+}
+
+impl std::fmt::Debug for Conn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Conn").field("base", &self.base).finish_non_exhaustive()
+    }
+}
+
+fn token(args: &ClientArgs) -> anyhow::Result<Option<Zeroizing<String>>> {
+    if let Some(p) = &args.token_file {
+        itarvault_keys::check_private(p)?;
+        let t = Zeroizing::new(std::fs::read_to_string(p).with_context(|| format!("reading token file `{}`", p.display()))?);
+        return Ok(Some(Zeroizing::new(t.trim().to_owned())));
+    }
+    Ok(std::env::var("ITARVAULT_TOKEN").ok().map(Zeroizing::new))
+}
+
+impl Conn {
+    pub fn new(args: &ClientArgs) -> anyhow::Result<Self> {
+        let mut b = Client::builder().timeout(None).connect_timeout(std::time::Duration::from_secs(15));
+        if let Some(ca) = &args.cacert {
+            let certs = itarvault_server::tls::load_certs(ca)?;
+            let mut roots = rustls::RootCertStore::empty();
+            for c in certs {
+                roots.add(c).with_context(|| format!("`{}` is not a usable certificate", ca.display()))?;
+            }
+            let cfg = rustls::ClientConfig::builder_with_provider(Arc::new(itarvault_server::tls::provider()))
+                .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
+                .with_root_certificates(roots)
+                .with_no_client_auth();
+            b = b.tls_backend_preconfigured(cfg);
+        }
+        if let Some(a) = args.source_address {
+            b = b.local_address(a);
+        }
+        Ok(Self {
+            http: b.build().context("setting up the HTTPS client")?,
+            base: args.server.trim_end_matches('/').to_owned(),
+            token: token(args)?,
+        })
+    }
+
+    fn req(&self, method: reqwest::Method, path: &str) -> RequestBuilder {
+        let r = self.http.request(method, format!("{}{}", self.base, path));
+        match &self.token {
+            Some(t) => r.bearer_auth(t.as_str()),
+            None => r,
+        }
+    }
+
+    fn send(&self, r: RequestBuilder) -> anyhow::Result<Response> {
+        let resp = r.send().with_context(|| format!("connecting to {}", self.base))?;
+        if resp.status().is_success() {
+            Ok(resp)
+        } else {
+            Err(ApiFailure::from_response(resp).into())
+        }
+    }
+
+    pub fn json(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> anyhow::Result<Value> {
+        let mut r = self.req(method, path);
+        if let Some(b) = body {
+            r = r.json(&b);
+        }
+        let resp = self.send(r)?;
+        if resp.status() == StatusCode::NO_CONTENT {
+            return Ok(Value::Null);
+        }
+        resp.json().context("the server's answer is not JSON")
+    }
+}
+
+/// An error answer from the server, with what it said.
+#[derive(Debug)]
+pub struct ApiFailure {
+    pub status: StatusCode,
+    pub body: Value,
+}
+
+impl ApiFailure {
+    fn from_response(resp: Response) -> Self {
+        let status = resp.status();
+        let text = resp.text().unwrap_or_default();
+        let body = serde_json::from_str(&text).unwrap_or_else(|_| json!({"message": text}));
+        Self { status, body }
+    }
+
+    pub fn is_export_denial(&self) -> bool {
+        self.body["error"] == "export-denied"
+    }
+}
+
+impl std::fmt::Display for ApiFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let msg = self.body["message"].as_str().unwrap_or("(no message)");
+        write!(f, "server answered {}: {msg}", self.status)?;
+        for r in self.body["decision"]["reasons"].as_array().into_iter().flatten() {
+            write!(
+                f,
+                "\n  {} ({}): {}",
+                r["rule"].as_str().unwrap_or("?"),
+                r["cite"].as_str().unwrap_or("?"),
+                r["message"].as_str().unwrap_or("")
+            )?;
+        }
+        for p in self.body["problems"].as_array().into_iter().flatten() {
+            write!(f, "\n  {}: {}", p["path"].as_str().unwrap_or("$"), p["message"].as_str().unwrap_or(""))?;
+        }
+        if let Some(h) = self.body["hint"].as_str() {
+            write!(f, "\n{h}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ApiFailure {}
+
+/// Exit status for a client error: 1 for an export denial (a definite "no"), else 2.
+pub fn exit_code(e: &anyhow::Error) -> Option<ExitCode> {
+    e.downcast_ref::<ApiFailure>()
+        .filter(|f| f.is_export_denial())
+        .map(|_| ExitCode::from(1))
+}
+
+/// `BUCKET/KEY` → (bucket, key); the key may contain `/`.
+fn split_target(t: &str) -> anyhow::Result<(&str, &str)> {
+    match t.split_once('/') {
+        Some((b, k)) if !b.is_empty() && !k.is_empty() => Ok((b, k)),
+        _ => bail!("`{t}` is not BUCKET/KEY\nname the object as bucket/key, e.g. designs/blade.step"),
+    }
+}
+
+fn object_path(bucket: &str, key: &str) -> String {
+    let key: Vec<_> = key.split('/').map(|s| urlencoding::encode(s).into_owned()).collect();
+    format!("/v1/buckets/{}/objects/{}", urlencoding::encode(bucket), key.join("/"))
+}
+
+fn print(out: OutputArgs, v: &Value, human: impl FnOnce(&Value) -> String) {
+    if out.json {
+        println!("{v}");
+    } else {
+        println!("{}", human(v));
+    }
+}
+
+fn pretty(v: &Value) -> String {
+    serde_json::to_string_pretty(v).unwrap_or_default()
+}
+
+/// `put`: stream a file (or stdin) to the server with its label.
+pub fn put(c: &ClientArgs, out: OutputArgs, target: &str, file: &Path, label: &str) -> anyhow::Result<()> {
+    let (bucket, key) = split_target(target)?;
+    let conn = Conn::new(c)?;
+    let (input, len) = open_input(file)?;
+    let pb = progress_bar(out, len);
+    let reader = pb.wrap_read(input);
+    let body = match len {
+        Some(n) => reqwest::blocking::Body::sized(reader, n),
+        None => reqwest::blocking::Body::new(reader),
+    };
+    let r = conn
+        .req(reqwest::Method::PUT, &object_path(bucket, key))
+        .header(itarvault_server::api::LABEL_HEADER, label)
+        .body(body);
+    let v: Value = conn.send(r)?.json().context("the server's answer is not JSON")?;
+    pb.finish_and_clear();
+    print(out, &v, |v| format!("stored {target} ({} bytes, label {})", v["size"], v["label"].as_str().unwrap_or("?")));
+    Ok(())
+}
+
+/// `get`: stream an object to a file (published only when complete) or stdout.
+pub fn get(c: &ClientArgs, out: OutputArgs, target: &str, dest: &Path, force: bool) -> anyhow::Result<()> {
+    let (bucket, key) = split_target(target)?;
+    let conn = Conn::new(c)?;
+    let mut resp = conn.send(conn.req(reqwest::Method::GET, &object_path(bucket, key)))?;
+    let len = resp.content_length();
+    let mut sink = Sink::create(dest, force)?;
+    let pb = progress_bar(out, len);
+    let n = io::copy(&mut pb.wrap_read(&mut resp), sink.writer())
+        .with_context(|| format!("downloading {target}: the transfer was cut short or the object failed verification"))?;
+    if len.is_some_and(|l| l != n) {
+        bail!("downloading {target}: received {n} of {} bytes\nnothing was written; retry", len.unwrap_or(0));
+    }
+    sink.commit()?;
+    pb.finish_and_clear();
+    if dest.as_os_str() != "-" {
+        print(out, &json!({"object": target, "bytes": n, "file": dest}), |_| format!("read {target} ({n} bytes) into {}", dest.display()));
+    }
+    Ok(())
+}
+
+/// `stat`: an object's label and size without its content.
+pub fn stat(c: &ClientArgs, out: OutputArgs, target: &str) -> anyhow::Result<()> {
+    let (bucket, key) = split_target(target)?;
+    let conn = Conn::new(c)?;
+    let resp = conn.send(conn.req(reqwest::Method::HEAD, &object_path(bucket, key)))?;
+    let h = |n: &str| resp.headers().get(n).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    let v = json!({"object": target, "label": h(itarvault_server::api::LABEL_HEADER), "size": h("content-length").parse::<u64>().ok()});
+    print(out, &v, |v| format!("{target}\n  label: {}\n  size:  {}", v["label"].as_str().unwrap_or("?"), v["size"]));
+    Ok(())
+}
+
+pub fn rm(c: &ClientArgs, out: OutputArgs, target: &str) -> anyhow::Result<()> {
+    let (bucket, key) = split_target(target)?;
+    Conn::new(c)?.json(reqwest::Method::DELETE, &object_path(bucket, key), None)?;
+    print(out, &json!({"deleted": target}), |_| format!("deleted {target}"));
+    Ok(())
+}
+
+/// `ls BUCKET[/PREFIX]`: every page, in key order.
+pub fn ls(c: &ClientArgs, out: OutputArgs, target: &str) -> anyhow::Result<()> {
+    let (bucket, prefix) = target.split_once('/').unwrap_or((target, ""));
+    let conn = Conn::new(c)?;
+    let mut after: Option<String> = None;
+    let mut all = Vec::new();
+    loop {
+        let mut q = format!("/v1/buckets/{}/objects?prefix={}", urlencoding::encode(bucket), urlencoding::encode(prefix));
+        if let Some(a) = &after {
+            q.push_str(&format!("&after={}", urlencoding::encode(a)));
+        }
+        let page = conn.json(reqwest::Method::GET, &q, None)?;
+        all.extend(page["objects"].as_array().cloned().unwrap_or_default());
+        match page["next"].as_str() {
+            Some(n) => after = Some(n.to_owned()),
+            None => break,
+        }
+    }
+    if out.json {
+        println!("{}", Value::Array(all));
+    } else {
+        for o in &all {
+            println!(
+                "{:>12}  {:<24}  {}",
+                o["size"],
+                o["label"].as_str().unwrap_or("?"),
+                o["key"].as_str().unwrap_or("?")
+            );
+        }
+    }
+    Ok(())
+}
+
+pub fn whoami(c: &ClientArgs, out: OutputArgs) -> anyhow::Result<()> {
+    let v = Conn::new(c)?.json(reqwest::Method::GET, "/v1/whoami", None)?;
+    print(out, &v, pretty);
+    Ok(())
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PrincipalsCommand {
+    /// Register a person or service with the facts export decisions need.
+    Add {
+        id: String,
+        /// us_citizen, us_national, permanent_resident, protected_individual,
+        /// foreign_person or unknown (22 CFR 120.62-120.63).
+        #[arg(long)]
+        status: String,
+        /// A citizenship (ISO 3166-1 alpha-2); repeat for every one the person holds.
+        #[arg(long = "citizenship")]
+        citizenships: Vec<String>,
+        /// A foreign person's country of permanent residence.
+        #[arg(long)]
+        permanent_residence: Option<String>,
+        /// `admin` or `auditor`; repeatable.
+        #[arg(long = "role")]
+        roles: Vec<String>,
+    },
+    Show { id: String },
+    List,
+    /// Refuse all of a principal's tokens until enabled again.
+    Disable { id: String },
+    Enable { id: String },
+}
+
+pub fn principals(c: &ClientArgs, out: OutputArgs, cmd: PrincipalsCommand) -> anyhow::Result<()> {
+    let conn = Conn::new(c)?;
+    use reqwest::Method as M;
+    let v = match cmd {
+        PrincipalsCommand::Add { id, status, citizenships, permanent_residence, roles } => {
+            let mut b = json!({"id": id, "person_status": status, "citizenships": citizenships, "roles": roles});
+            if let Some(r) = permanent_residence {
+                b["permanent_residence"] = json!(r);
+            }
+            conn.json(M::POST, "/v1/principals", Some(b))?
+        }
+        PrincipalsCommand::Show { id } => conn.json(M::GET, &format!("/v1/principals/{}", urlencoding::encode(&id)), None)?,
+        PrincipalsCommand::List => conn.json(M::GET, "/v1/principals", None)?,
+        PrincipalsCommand::Disable { id } => conn.json(M::POST, &format!("/v1/principals/{}/disable", urlencoding::encode(&id)), None)?,
+        PrincipalsCommand::Enable { id } => conn.json(M::POST, &format!("/v1/principals/{}/enable", urlencoding::encode(&id)), None)?,
+    };
+    print(out, &v, pretty);
+    Ok(())
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AuthorizationsCommand {
+    /// Record a license, agreement or exemption a principal holds.
+    Add {
+        principal: String,
+        /// The authorization as JSON (shared/spec/decision.md), from a file or `-`.
+        #[arg(long, value_name = "FILE")]
+        json: PathBuf,
+    },
+    /// Revoke an authorization (kept in the record, no longer used).
+    Revoke { principal: String, id: String },
+    List { principal: String },
+}
+
+pub fn authorizations(c: &ClientArgs, out: OutputArgs, cmd: AuthorizationsCommand) -> anyhow::Result<()> {
+    let conn = Conn::new(c)?;
+    use reqwest::Method as M;
+    let base = |p: &str| format!("/v1/principals/{}/authorizations", urlencoding::encode(p));
+    let v = match cmd {
+        AuthorizationsCommand::Add { principal, json } => {
+            let (mut r, _) = open_input(&json)?;
+            let mut text = String::new();
+            r.read_to_string(&mut text)?;
+            let body: Value = serde_json::from_str(&text).with_context(|| format!("`{}` is not JSON", json.display()))?;
+            conn.json(M::POST, &base(&principal), Some(body))?
+        }
+        AuthorizationsCommand::Revoke { principal, id } => {
+            conn.json(M::DELETE, &format!("{}/{}", base(&principal), urlencoding::encode(&id)), None)?
+        }
+        AuthorizationsCommand::List { principal } => conn.json(M::GET, &base(&principal), None)?,
+    };
+    print(out, &v, pretty);
+    Ok(())
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TokensCommand {
+    /// Issue an API token (printed once).
+    Create {
+        principal: String,
+        /// Lifetime in days.
+        #[arg(long, default_value_t = 90)]
+        days: u32,
+    },
+    List { principal: String },
+    Revoke { id: String },
+}
+
+pub fn tokens(c: &ClientArgs, out: OutputArgs, cmd: TokensCommand) -> anyhow::Result<()> {
+    let conn = Conn::new(c)?;
+    use reqwest::Method as M;
+    let v = match cmd {
+        TokensCommand::Create { principal, days } => conn.json(
+            M::POST,
+            &format!("/v1/principals/{}/tokens", urlencoding::encode(&principal)),
+            Some(json!({"days": days})),
+        )?,
+        TokensCommand::List { principal } => {
+            conn.json(M::GET, &format!("/v1/principals/{}/tokens", urlencoding::encode(&principal)), None)?
+        }
+        TokensCommand::Revoke { id } => conn.json(M::DELETE, &format!("/v1/tokens/{}", urlencoding::encode(&id)), None)?,
+    };
+    print(out, &v, pretty);
+    Ok(())
+}
+
+#[derive(Subcommand, Debug)]
+pub enum BucketsCommand {
+    /// Create a bucket with its own key, on a configured backend.
+    Create {
+        name: String,
+        #[arg(long)]
+        backend: Option<String>,
+    },
+    List,
+}
+
+pub fn buckets(c: &ClientArgs, out: OutputArgs, cmd: BucketsCommand) -> anyhow::Result<()> {
+    let conn = Conn::new(c)?;
+    let v = match cmd {
+        BucketsCommand::Create { name, backend } => {
+            let mut b = json!({"name": name});
+            if let Some(be) = backend {
+                b["backend"] = json!(be);
+            }
+            conn.json(reqwest::Method::POST, "/v1/buckets", Some(b))?
+        }
+        BucketsCommand::List => conn.json(reqwest::Method::GET, "/v1/buckets", None)?,
+    };
+    print(out, &v, pretty);
+    Ok(())
+}

@@ -1,0 +1,300 @@
+//! `itarvault server` and the offline `itarvault audit` commands.
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Write};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use clap::{Args, Subcommand, ValueEnum};
+use itarvault_audit::{parse_line, verify, Record};
+use itarvault_server::audit_log::AuditPaths;
+use itarvault_server::config::Config;
+use itarvault_server::Server;
+use serde_json::{json, Value};
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+use crate::OutputArgs;
+
+#[derive(Args, Debug)]
+pub struct ServerArgs {
+    /// TOML config file (every key: docs/config.md).
+    #[arg(long, env = "ITARVAULT_CONFIG")]
+    config: Option<PathBuf>,
+    /// Data directory (overrides the config's `data_dir`).
+    #[arg(long, env = "ITARVAULT_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Address to listen on (overrides the config's `listen`).
+    #[arg(long)]
+    listen: Option<SocketAddr>,
+    /// Serve plain HTTP. Refused unless listening on a loopback address.
+    #[arg(long)]
+    insecure_http: bool,
+    /// On first start, also write the admin token to this file (mode 0600).
+    #[arg(long)]
+    admin_token_file: Option<PathBuf>,
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+pub fn server(a: ServerArgs) -> anyhow::Result<()> {
+    let mut cfg = match &a.config {
+        Some(p) => Config::load(p)?,
+        None => Config::default(),
+    };
+    if let Some(d) = a.data_dir {
+        cfg.data_dir = d;
+    }
+    if let Some(l) = a.listen {
+        cfg.listen = l;
+    }
+    cfg.tls.insecure_http |= a.insecure_http;
+    let filter = tracing_subscriber::EnvFilter::try_from_env("ITARVAULT_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt().json().with_writer(io::stderr).with_env_filter(filter).try_init();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    rt.block_on(async {
+        let server = Server::open(cfg.clone()).await?;
+        let s = &server.started;
+        let scheme = if s.https { "https" } else { "http" };
+        let mut e = io::stderr().lock();
+        writeln!(e, "itarvault server listening on {scheme}://{}", s.addr)?;
+        writeln!(e, "data directory: {}", cfg.data_dir.display())?;
+        writeln!(e, "FIPS mode: {}", if s.fips { "active" } else { "not active (build with --features fips)" })?;
+        if let (Some(fp), Some(cert)) = (&s.fingerprint, &s.cert_file) {
+            if s.generated_cert {
+                writeln!(e, "generated a self-signed development certificate: {}", cert.display())?;
+            }
+            writeln!(e, "TLS certificate SHA-256 fingerprint: {fp}")?;
+        }
+        if let Some(t) = &s.admin_token {
+            writeln!(e, "\nfirst start: created principal `admin`. Its API token, shown only this once:\n\n    {}\n", t.as_str())?;
+            writeln!(e, "use it with:\n    export ITARVAULT_SERVER={scheme}://{}", s.addr)?;
+            if let Some(cert) = &s.cert_file {
+                writeln!(e, "    export ITARVAULT_CACERT={}", cert.display())?;
+            }
+            writeln!(e, "    export ITARVAULT_TOKEN=<the token>\n    itarvault whoami\n")?;
+            if let Some(f) = &a.admin_token_file {
+                itarvault_server::fsutil::write_private(f, t.as_bytes())
+                    .with_context(|| format!("writing the admin token to `{}`", f.display()))?;
+                writeln!(e, "the admin token was also written to {} (mode 0600)", f.display())?;
+            }
+        }
+        drop(e);
+        server.serve(shutdown_signal()).await;
+        Ok(())
+    })
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AuditCommand {
+    /// Check the whole trail: hash chain, checkpoint signatures, signed head. Exit 1 if
+    /// anything was edited, deleted, inserted, reordered or truncated.
+    Verify,
+    /// Write every record for a SIEM.
+    Export {
+        #[arg(long, value_enum, default_value = "jsonl")]
+        format: ExportFormat,
+    },
+    /// Records matching every filter given.
+    Query(QueryArgs),
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ExportFormat {
+    /// The records as stored, one JSON object per line.
+    Jsonl,
+    /// OCSF 1.1 API Activity events (class 6003), one per line.
+    Ocsf,
+}
+
+#[derive(Args, Debug)]
+pub struct QueryArgs {
+    #[arg(long)]
+    principal: Option<String>,
+    /// `BUCKET/KEY`, or `BUCKET/` for a whole bucket.
+    #[arg(long)]
+    object: Option<String>,
+    /// allow, deny, ok or error.
+    #[arg(long)]
+    outcome: Option<String>,
+    /// Record kind, e.g. `decision`, `object.get`, `auth.failure`.
+    #[arg(long)]
+    kind: Option<String>,
+    /// RFC 3339 time: records at or after it.
+    #[arg(long)]
+    since: Option<String>,
+    /// RFC 3339 time: records before it.
+    #[arg(long)]
+    until: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct AuditArgs {
+    /// The server's data directory.
+    #[arg(long, env = "ITARVAULT_DATA_DIR", default_value = "itarvault-data")]
+    data_dir: PathBuf,
+}
+
+fn paths(a: &AuditArgs) -> AuditPaths {
+    AuditPaths::new(&a.data_dir.join("audit"))
+}
+
+/// Runs an audit command; `Ok(false)` means verification failed.
+pub fn audit(a: &AuditArgs, out: OutputArgs, cmd: AuditCommand) -> anyhow::Result<bool> {
+    let p = paths(a);
+    match cmd {
+        AuditCommand::Verify => {
+            let key = p.verifying_key()?;
+            let head = p.read_head()?;
+            let log = File::open(p.log()).with_context(|| format!("opening `{}`", p.log().display()))?;
+            let rep = verify(BufReader::new(log), &[key], head.as_ref());
+            if out.json {
+                println!("{}", serde_json::to_string(&rep)?);
+            } else {
+                for pr in &rep.problems {
+                    match pr.line {
+                        0 => println!("problem: {}", pr.message),
+                        n => println!("problem at line {n}: {}", pr.message),
+                    }
+                }
+                for n in &rep.notes {
+                    println!("note: {n}");
+                }
+                let state = if rep.is_intact() { "intact" } else { "NOT INTACT" };
+                println!(
+                    "audit trail {state}: {} records (seq 1..{}), {} signed checkpoints (last at seq {}), head {}",
+                    rep.records,
+                    rep.last_seq,
+                    rep.checkpoints,
+                    rep.last_signed_seq,
+                    if rep.head_checked { "checked" } else { "missing" }
+                );
+            }
+            Ok(rep.is_intact())
+        }
+        AuditCommand::Export { format } => {
+            each_record(&p.log(), |line, rec| {
+                let mut o = io::stdout().lock();
+                match format {
+                    ExportFormat::Jsonl => o.write_all(line).and_then(|()| o.write_all(b"\n")),
+                    ExportFormat::Ocsf => writeln!(o, "{}", ocsf(rec)),
+                }
+                .map_err(Into::into)
+            })?;
+            Ok(true)
+        }
+        AuditCommand::Query(q) => {
+            let since = q.since.as_deref().map(parse_time).transpose()?;
+            let until = q.until.as_deref().map(parse_time).transpose()?;
+            let mut found = Vec::new();
+            each_record(&p.log(), |_, rec| {
+                let ev = &rec.event;
+                let t = OffsetDateTime::parse(&rec.time, &Rfc3339).ok();
+                let object_ok = q.object.as_deref().is_none_or(|o| {
+                    let (b, k) = o.split_once('/').unwrap_or((o, ""));
+                    ev.bucket.as_deref() == Some(b) && (k.is_empty() || ev.object.as_deref() == Some(k))
+                });
+                let keep = q.principal.as_deref().is_none_or(|p| ev.principal.as_deref() == Some(p))
+                    && object_ok
+                    && q.outcome.as_deref().is_none_or(|d| ev.outcome == d)
+                    && q.kind.as_deref().is_none_or(|k| ev.kind == k)
+                    && since.is_none_or(|s| t.is_some_and(|t| t >= s))
+                    && until.is_none_or(|u| t.is_some_and(|t| t < u));
+                if keep {
+                    found.push(rec.clone());
+                }
+                Ok(())
+            })?;
+            if out.json {
+                println!("{}", serde_json::to_string(&found)?);
+            } else {
+                for r in &found {
+                    let e = &r.event;
+                    println!(
+                        "{:>6} {} {:<14} {:<5} {:<10} {:<15} {}{}",
+                        r.seq,
+                        r.time,
+                        e.kind,
+                        e.outcome,
+                        e.principal.as_deref().unwrap_or("-"),
+                        e.addr.as_deref().map(|a| format!("{a}/{}", e.country.as_deref().unwrap_or("??"))).unwrap_or_else(|| "-".into()),
+                        match (&e.bucket, &e.object) {
+                            (Some(b), Some(o)) => format!("{b}/{o} "),
+                            (Some(b), None) => format!("{b}/ "),
+                            _ => String::new(),
+                        },
+                        e.reasons.iter().map(|r| r.rule.as_str()).collect::<Vec<_>>().join(",")
+                    );
+                }
+                eprintln!("{} records", found.len());
+            }
+            Ok(true)
+        }
+    }
+}
+
+fn parse_time(s: &str) -> anyhow::Result<OffsetDateTime> {
+    OffsetDateTime::parse(s, &Rfc3339).with_context(|| format!("`{s}` is not an RFC 3339 time (e.g. 2026-11-22T10:00:00Z)"))
+}
+
+fn each_record(log: &Path, mut f: impl FnMut(&[u8], &Record) -> anyhow::Result<()>) -> anyhow::Result<()> {
+    let r = BufReader::new(File::open(log).with_context(|| format!("opening `{}`", log.display()))?);
+    for (i, line) in r.split(b'\n').enumerate() {
+        let line = line.with_context(|| format!("reading `{}`", log.display()))?;
+        match parse_line(&line) {
+            Ok(rec) => f(&line, &rec)?,
+            Err(e) => bail!("line {} of `{}` is not a valid record ({e})\nrun `itarvault audit verify`", i + 1, log.display()),
+        }
+    }
+    Ok(())
+}
+
+/// One record as an OCSF 1.1 API Activity event; what OCSF has no field for goes to
+/// `unmapped`, so nothing is lost.
+fn ocsf(r: &Record) -> Value {
+    let e = &r.event;
+    let activity = match e.kind.as_str() {
+        "object.put" => (1, "Create"),
+        "object.get" | "object.head" | "object.list" => (2, "Read"),
+        "object.delete" => (4, "Delete"),
+        _ => (99, "Other"),
+    };
+    let success = matches!(e.outcome.as_str(), "ok" | "allow");
+    let ms = OffsetDateTime::parse(&r.time, &Rfc3339).map_or(0, |t| (t.unix_timestamp_nanos() / 1_000_000) as i64);
+    json!({
+        "class_uid": 6003,
+        "class_name": "API Activity",
+        "category_uid": 6,
+        "activity_id": activity.0,
+        "activity_name": activity.1,
+        "type_uid": 600300 + activity.0,
+        "time": ms,
+        "severity_id": if success { 1 } else { 3 },
+        "status_id": if success { 1 } else { 2 },
+        "status": if success { "Success" } else { "Failure" },
+        "actor": { "user": { "uid": e.principal } },
+        "src_endpoint": { "ip": e.addr, "location": { "country": e.country } },
+        "api": { "operation": e.kind, "request": { "uid": e.request_id } },
+        "resources": e.bucket.as_ref().map(|b| json!([{ "type": "object", "name": format!("{b}/{}", e.object.as_deref().unwrap_or("")), "labels": e.label.iter().collect::<Vec<_>>() }])),
+        "metadata": { "version": "1.1.0", "uid": r.seq.to_string(), "product": { "name": "itarvault", "vendor_name": "itarvault" } },
+        "unmapped": { "outcome": e.outcome, "action": e.action, "reasons": e.reasons, "authorization": e.authorization, "key": e.key, "detail": e.detail, "prev": r.prev },
+    })
+}

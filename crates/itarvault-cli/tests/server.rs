@@ -1,0 +1,568 @@
+//! The vault server end to end: the real binary, a generated config, real HTTPS on
+//! loopback. People abroad are played by 127.0.0.x source addresses that the test's
+//! ranges CSV places in other countries.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test code: a failure should panic"
+)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// 127.0.0.1 is in the US, .2 in China (proscribed, 22 CFR 126.1), .3 in the UK; .9 is
+/// in no range (unknown).
+const RANGES: &str = "cidr,country\n127.0.0.1/32,US\n127.0.0.2/32,CN\n127.0.0.3/32,GB\n";
+const US: &str = "127.0.0.1";
+const CN: &str = "127.0.0.2";
+const GB: &str = "127.0.0.3";
+const NOWHERE: &str = "127.0.0.9";
+
+struct Vault {
+    dir: tempfile::TempDir,
+    child: Option<Child>,
+    url: String,
+    extra_config: String,
+}
+
+impl Drop for Vault {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_itarvault"));
+    for v in ["ITARVAULT_TOKEN", "ITARVAULT_TOKEN_FILE", "ITARVAULT_CACERT", "ITARVAULT_SERVER", "ITARVAULT_CONFIG", "ITARVAULT_DATA_DIR"] {
+        c.env_remove(v);
+    }
+    c.stdin(Stdio::null());
+    c
+}
+
+impl Vault {
+    fn start() -> Self {
+        Self::start_with("")
+    }
+
+    fn start_with(extra_config: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut v = Self {
+            dir,
+            child: None,
+            url: String::new(),
+            extra_config: extra_config.to_owned(),
+        };
+        v.launch().expect("server should start");
+        v
+    }
+
+    fn p(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn write_config(&self) -> PathBuf {
+        std::fs::write(self.p("ranges.csv"), RANGES).unwrap();
+        let cfg = format!(
+            "data_dir = {:?}\nlisten = \"127.0.0.1:0\"\n[location]\nranges_file = {:?}\n[audit]\ncheckpoint_interval_secs = 1\n{}",
+            self.p("data"),
+            self.p("ranges.csv"),
+            self.extra_config
+        );
+        std::fs::write(self.p("config.toml"), cfg).unwrap();
+        self.p("config.toml")
+    }
+
+    /// Starts the server; returns its stderr on failure.
+    fn launch(&mut self) -> Result<(), String> {
+        let cfg = self.write_config();
+        let mut child = bin()
+            .args(["server", "--config"])
+            .arg(&cfg)
+            .arg("--admin-token-file")
+            .arg(self.p("admin.tok"))
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut err = BufReader::new(child.stderr.take().unwrap());
+        let mut seen = String::new();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let mut line = String::new();
+            if err.read_line(&mut line).unwrap() == 0 || Instant::now() > deadline {
+                let _ = child.wait();
+                return Err(seen);
+            }
+            seen.push_str(&line);
+            if let Some(rest) = line.strip_prefix("itarvault server listening on ") {
+                self.url = rest.trim().to_owned();
+                break;
+            }
+        }
+        // Keep draining stderr so the server never blocks on a full pipe.
+        std::thread::spawn(move || {
+            let mut sink = String::new();
+            let _ = err.read_to_string(&mut sink);
+        });
+        self.child = Some(child);
+        Ok(())
+    }
+
+    fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            c.kill().unwrap();
+            c.wait().unwrap();
+        }
+    }
+
+    /// Runs a client command as the holder of `token_file` from `source`.
+    fn run(&self, token: &str, source: &str, args: &[&str]) -> Output {
+        bin()
+            .args(args)
+            .args(["--server", &self.url, "--cacert"])
+            .arg(self.p("data/tls/cert.pem"))
+            .args(["--source-address", source])
+            .arg("--token-file")
+            .arg(self.p(token))
+            .current_dir(self.dir.path())
+            .output()
+            .unwrap()
+    }
+
+    fn ok(&self, token: &str, source: &str, args: &[&str]) -> String {
+        let o = self.run(token, source, args);
+        assert!(o.status.success(), "{args:?} failed: {}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8(o.stdout).unwrap()
+    }
+
+    fn fails(&self, token: &str, source: &str, args: &[&str], code: i32) -> String {
+        let o = self.run(token, source, args);
+        assert_eq!(o.status.code(), Some(code), "{args:?}: {}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8(o.stderr).unwrap()
+    }
+
+    /// Adds a principal and writes its token to `<id>.tok`.
+    fn person(&self, id: &str, status: &str, citizenships: &[&str]) {
+        let mut args = vec!["principals", "add", id, "--status", status];
+        for c in citizenships {
+            args.extend(["--citizenship", c]);
+        }
+        self.ok("admin.tok", US, &args);
+        let out = self.ok("admin.tok", US, &["tokens", "create", id, "--json"]);
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        write_private(&self.p(&format!("{id}.tok")), v["token"].as_str().unwrap());
+    }
+
+    fn audit(&self, args: &[&str]) -> Output {
+        bin()
+            .arg("audit")
+            .args(args)
+            .arg("--data-dir")
+            .arg(self.p("data"))
+            .output()
+            .unwrap()
+    }
+
+    fn audit_json(&self, args: &[&str]) -> Vec<serde_json::Value> {
+        let mut a = vec!["query", "--json"];
+        a.extend_from_slice(args);
+        let o = self.audit(&a);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        serde_json::from_slice(&o.stdout).unwrap()
+    }
+
+    fn tls_client(&self) -> rustls::ClientConfig {
+        let pem = std::fs::read(self.p("data/tls/cert.pem")).unwrap();
+        let mut roots = rustls::RootCertStore::empty();
+        for c in rustls_pemfile::certs(&mut pem.as_slice()) {
+            roots.add(c.unwrap()).unwrap();
+        }
+        rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth()
+    }
+
+    /// Sends raw bytes over TLS and returns what came back (for requests no
+    /// well-behaved client sends).
+    fn raw(&self, request: &[u8], hang_up: bool) -> String {
+        let addr = self.url.trim_start_matches("https://");
+        let tcp = std::net::TcpStream::connect(addr).unwrap();
+        tcp.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        let conn = rustls::ClientConnection::new(Arc::new(self.tls_client()), "localhost".try_into().unwrap()).unwrap();
+        let mut s = rustls::StreamOwned::new(conn, tcp);
+        s.write_all(request).unwrap();
+        s.flush().unwrap();
+        if hang_up {
+            s.conn.send_close_notify();
+            let _ = s.flush();
+            let _ = s.sock.shutdown(std::net::Shutdown::Write);
+        }
+        let mut out = Vec::new();
+        let _ = s.read_to_end(&mut out);
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
+    fn admin_token(&self) -> String {
+        std::fs::read_to_string(self.p("admin.tok")).unwrap()
+    }
+}
+
+fn write_private(p: &Path, text: &str) {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(p).unwrap();
+    f.write_all(text.as_bytes()).unwrap();
+}
+
+/// A vault with a bucket and the usual cast.
+fn cast() -> Vault {
+    let v = Vault::start();
+    v.ok("admin.tok", US, &["buckets", "create", "designs"]);
+    v.person("alice", "us_citizen", &["US"]);
+    v.person("bob", "foreign_person", &["CN"]);
+    v.person("gwen", "foreign_person", &["GB"]);
+    std::fs::write(v.p("blade.step"), b"ISO-10303-21; turbine blade cooling passages, rev C\n".repeat(3000)).unwrap();
+    v
+}
+
+#[test]
+fn the_newcomer_story_holds_end_to_end() {
+    let v = cast();
+    v.ok("alice.tok", US, &["put", "designs/engines/blade.step", "blade.step", "--label", "ITAR:XI(a)(3);CUI//SP-EXPT"]);
+    v.ok("alice.tok", US, &["get", "designs/engines/blade.step", "back.step"]);
+    assert_eq!(std::fs::read(v.p("back.step")).unwrap(), std::fs::read(v.p("blade.step")).unwrap());
+
+    // A foreign person in the US: a deemed export without an authorization.
+    let err = v.fails("bob.tok", US, &["get", "designs/engines/blade.step", "bob.step"], 1);
+    assert!(err.contains("deemed-export-foreign-person") && err.contains("22 CFR 120.56"), "{err}");
+    assert!(!v.p("bob.step").exists());
+    // A US person connecting from a proscribed country.
+    let err = v.fails("alice.tok", CN, &["get", "designs/engines/blade.step", "cn.step"], 1);
+    assert!(err.contains("located-in-proscribed-country"), "{err}");
+    // From nowhere known: fail closed.
+    let err = v.fails("alice.tok", NOWHERE, &["get", "designs/engines/blade.step", "x.step"], 1);
+    assert!(err.contains("unknown-location"), "{err}");
+
+    // Stored bytes are ciphertext only.
+    let plain = std::fs::read(v.p("blade.step")).unwrap();
+    for f in walk(&v.p("data/blobs/objects")) {
+        let b = std::fs::read(&f).unwrap();
+        assert!(!b.windows(32).any(|w| plain.starts_with(w)), "plaintext in {f:?}");
+    }
+
+    let o = v.audit(&["verify"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("audit trail intact"));
+    let denies = v.audit_json(&["--kind", "object.get", "--outcome", "deny"]);
+    assert_eq!(denies.len(), 3);
+    assert_eq!(denies[0]["event"]["principal"], "bob");
+    assert_eq!(denies[0]["event"]["country"], "US");
+    assert_eq!(denies[1]["event"]["country"], "CN");
+    assert_eq!(denies[0]["event"]["label"], "ITAR:XI(a)(3);CUI//SP-EXPT");
+    assert_eq!(denies[0]["event"]["reasons"][0]["cite"], "22 CFR 120.56(a)(2)");
+    let release = v.audit_json(&["--kind", "object.get", "--outcome", "allow"]);
+    assert_eq!(release.len(), 1);
+    assert!(release[0]["event"]["key"].as_str().unwrap().starts_with("unwrap local:bucket/designs v1"));
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+#[test]
+fn an_authorization_allows_exactly_what_it_covers_and_revocation_ends_it() {
+    let v = cast();
+    v.ok("alice.tok", US, &["put", "designs/b.step", "blade.step", "-l", "ITAR:XI"]);
+    std::fs::write(
+        v.p("dsp5.json"),
+        r#"{"id":"DSP5-1","type":"DSP-5","countries":["GB"],"usml_categories":["XI"],"eccns":[],"expires":"2099-01-01"}"#,
+    )
+    .unwrap();
+    v.fails("gwen.tok", GB, &["get", "designs/b.step", "g.step"], 1);
+    v.ok("admin.tok", US, &["authorizations", "add", "gwen", "--json", "dsp5.json"]);
+    v.ok("gwen.tok", GB, &["get", "designs/b.step", "g.step"]);
+    let allowed = v.audit_json(&["--principal", "gwen", "--outcome", "allow", "--kind", "object.get"]);
+    assert_eq!(allowed[0]["event"]["authorization"], "DSP5-1");
+    // Not from China, whatever the license says.
+    v.fails("gwen.tok", CN, &["get", "designs/b.step", "g2.step"], 1);
+    v.ok("admin.tok", US, &["authorizations", "revoke", "gwen", "DSP5-1"]);
+    v.fails("gwen.tok", GB, &["get", "designs/b.step", "g3.step"], 1);
+    // An authorization the decision model cannot read is refused at the door.
+    std::fs::write(v.p("bad.json"), r#"{"id":"X","type":"DSP-5","countries":["ZZ"],"expires":"2099-13-01"}"#).unwrap();
+    let err = v.fails("admin.tok", US, &["authorizations", "add", "gwen", "--json", "bad.json"], 2);
+    assert!(err.contains("$.countries[0]") && err.contains("$.expires"), "{err}");
+}
+
+#[test]
+fn writes_need_a_label_and_a_writer_and_a_place_the_rules_allow() {
+    let v = cast();
+    let put = |tok: &str, src: &str, label: &str| v.run(tok, src, &["put", "designs/x.step", "blade.step", "-l", label]);
+    // From a proscribed country: sent from a 126.1 country.
+    let o = put("alice.tok", CN, "ITAR:XI");
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("write-from-proscribed-country"));
+    let o = put("alice.tok", US, "ITAR:XXII");
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("label-unparseable"));
+    // No label at all (a client that forgets the header).
+    let body = "hello";
+    let req = format!(
+        "PUT /v1/buckets/designs/objects/nolabel HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        v.admin_token(),
+        body.len()
+    );
+    let resp = v.raw(req.as_bytes(), false);
+    assert!(resp.starts_with("HTTP/1.1 400") && resp.contains("label-missing"), "{resp}");
+    // Nothing became visible.
+    let ls = v.ok("alice.tok", US, &["ls", "designs", "--json"]);
+    assert_eq!(ls.trim(), "[]");
+    let recorded = v.audit_json(&["--kind", "decision", "--outcome", "deny"]);
+    assert!(recorded.iter().any(|r| r["event"]["reasons"][0]["rule"] == "write-from-proscribed-country"));
+}
+
+#[test]
+fn bad_requests_get_precise_errors_and_audit_records() {
+    let v = cast();
+    v.ok("alice.tok", US, &["put", "designs/ok.step", "blade.step", "-l", "EAR99"]);
+    let cases: &[(&[&str], &str)] = &[
+        (&["get", "nosuch/x", "o1"], "bucket `nosuch` does not exist"),
+        (&["get", "designs/missing", "o2"], "does not exist in bucket"),
+        (&["get", "designs/a/../b", "o3"], "`.` or `..` segment"),
+        (&["put", "designs/a//b", "blade.step", "-l", "EAR99"], "empty, `.` or `..` segment"),
+        (&["principals", "list"], "needs the `admin` role"),
+    ];
+    for (args, want) in cases {
+        let err = v.fails("alice.tok", US, args, 2);
+        assert!(err.contains(want), "{args:?}: {err}");
+    }
+    let long = format!("designs/{}", "k".repeat(1100));
+    assert!(v.fails("alice.tok", US, &["stat", &long], 2).contains("400"));
+    // NUL in a key, through raw HTTP.
+    let req = format!(
+        "GET /v1/buckets/designs/objects/a%00b HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nConnection: close\r\n\r\n",
+        v.admin_token()
+    );
+    let resp = v.raw(req.as_bytes(), false);
+    assert!(resp.starts_with("HTTP/1.1 400") && resp.contains("control character"), "{resp}");
+    // Oversized headers.
+    let req = format!("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n", "a".repeat(100_000));
+    let resp = v.raw(req.as_bytes(), false);
+    assert!(resp.is_empty() || resp.starts_with("HTTP/1.1 431"), "{resp}");
+    let errors = v.audit_json(&["--principal", "alice", "--outcome", "error"]);
+    assert!(errors.len() >= 4, "{errors:?}");
+}
+
+#[test]
+fn forged_revoked_and_disabled_credentials_are_refused_and_recorded() {
+    let v = cast();
+    let real = std::fs::read_to_string(v.p("alice.tok")).unwrap();
+    let mut forged = real.clone();
+    let last = forged.pop().unwrap();
+    forged.push(if last == '0' { '1' } else { '0' });
+    write_private(&v.p("forged.tok"), &forged);
+    write_private(&v.p("junk.tok"), "not-a-token");
+    for t in ["forged.tok", "junk.tok"] {
+        let err = v.fails(t, US, &["whoami"], 2);
+        assert!(err.contains("401") && err.contains("not valid") || err.contains("malformed"), "{err}");
+    }
+    let id = &real[4..20];
+    v.ok("admin.tok", US, &["tokens", "revoke", id]);
+    assert!(v.fails("alice.tok", US, &["whoami"], 2).contains("revoked"));
+    v.ok("admin.tok", US, &["principals", "disable", "bob"]);
+    assert!(v.fails("bob.tok", US, &["whoami"], 2).contains("disabled"));
+    let fails = v.audit_json(&["--kind", "auth.failure"]);
+    assert_eq!(fails.len(), 4);
+    assert!(fails.iter().all(|f| f["event"]["outcome"] == "deny"));
+}
+
+#[test]
+fn an_upload_cut_short_leaves_nothing_behind() {
+    let v = cast();
+    let req = format!(
+        "PUT /v1/buckets/designs/objects/partial HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nX-Itarvault-Label: EAR99\r\nContent-Length: 1000000\r\n\r\n{}",
+        std::fs::read_to_string(v.p("alice.tok")).unwrap(),
+        "x".repeat(200_000)
+    );
+    let _ = v.raw(req.as_bytes(), true);
+    // The server notices the body ended early; give it a moment to record that.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let errs = v.audit_json(&["--kind", "object.put", "--outcome", "error"]);
+        if !errs.is_empty() {
+            assert!(errs[0]["event"]["detail"].as_str().unwrap().contains("ended early"), "{errs:?}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "no audit record of the cut-short upload");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(v.ok("alice.tok", US, &["ls", "designs", "--json"]).trim(), "[]");
+    assert!(walk(&v.p("data/blobs/objects")).is_empty());
+    assert!(walk(&v.p("data/blobs/tmp")).is_empty());
+}
+
+#[test]
+fn tampering_with_the_audit_trail_is_detected_and_the_server_refuses_it() {
+    let mut v = cast();
+    v.ok("alice.tok", US, &["put", "designs/t.step", "blade.step", "-l", "EAR99"]);
+    v.kill9();
+    let log = v.p("data/audit/log.jsonl");
+    let text = std::fs::read_to_string(&log).unwrap();
+    let edited = text.replacen("\"outcome\":\"deny\"", "\"outcome\":\"allow\"", 1);
+    let edited = if edited == text { text.replacen("\"alice\"", "\"mallory\"", 1) } else { edited };
+    std::fs::write(&log, &edited).unwrap();
+    let o = v.audit(&["verify"]);
+    assert_eq!(o.status.code(), Some(1));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("problem at line") && out.contains("NOT INTACT"), "{out}");
+    let err = v.launch().unwrap_err();
+    assert!(err.contains("failed verification"), "{err}");
+    // Truncation, with the edit undone.
+    let lines: Vec<&str> = text.lines().collect();
+    std::fs::write(&log, lines[..lines.len() - 3].join("\n") + "\n").unwrap();
+    let o = v.audit(&["verify"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("truncated"));
+}
+
+#[test]
+fn kill_9_during_concurrent_uploads_loses_no_acknowledged_object() {
+    let mut v = cast();
+    let mut workers = Vec::new();
+    for i in 0..6 {
+        let data = format!("object {i} ").repeat(20_000 + i * 997);
+        std::fs::write(v.p(&format!("o{i}")), &data).unwrap();
+        // Each worker uploads its object repeatedly under new keys until killed.
+        let script = format!(
+            "n=0; while true; do {bin} put designs/w{i}/$n o{i} -l EAR99 --server {url} --cacert {cert} --token-file alice.tok --json >> acked{i} 2>/dev/null || exit 0; n=$((n+1)); done",
+            bin = env!("CARGO_BIN_EXE_itarvault"),
+            url = v.url,
+            cert = v.p("data/tls/cert.pem").display(),
+        );
+        let mut sh = Command::new("sh");
+        sh.args(["-c", &script]).current_dir(v.dir.path());
+        workers.push(sh.spawn().unwrap());
+    }
+    std::thread::sleep(Duration::from_secs(4));
+    v.kill9();
+    for mut w in workers {
+        let _ = w.wait();
+    }
+    v.launch().expect("restart after kill -9");
+    let mut acked = 0;
+    for i in 0..6 {
+        let want = std::fs::read(v.p(&format!("o{i}"))).unwrap();
+        let log = std::fs::read_to_string(v.p(&format!("acked{i}"))).unwrap_or_default();
+        for line in log.lines() {
+            let rec: serde_json::Value = serde_json::from_str(line).unwrap();
+            let key = rec["key"].as_str().unwrap();
+            let out = format!("back-{i}-{}", key.replace('/', "_"));
+            v.ok("alice.tok", US, &["get", &format!("designs/{key}"), &out]);
+            assert_eq!(std::fs::read(v.p(&out)).unwrap(), want, "{key}");
+            acked += 1;
+        }
+    }
+    assert!(acked > 0, "no upload was acknowledged before the kill");
+    // Whatever is listed reads back whole; nothing half-written is visible.
+    let listed: Vec<serde_json::Value> = serde_json::from_str(&v.ok("alice.tok", US, &["ls", "designs", "--json"])).unwrap();
+    assert!(listed.len() >= acked);
+    for o in listed {
+        let key = o["key"].as_str().unwrap();
+        v.ok("alice.tok", US, &["get", &format!("designs/{key}"), "-"]);
+    }
+    let o = v.audit(&["verify"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
+}
+
+#[test]
+fn a_backend_in_a_proscribed_country_is_refused_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = format!(
+        "data_dir = {:?}\nlisten = \"127.0.0.1:0\"\n[[backends]]\nname = \"cheap\"\nkind = \"local\"\ncountry = \"CN\"\noperator = \"some cloud\"\n",
+        dir.path().join("data")
+    );
+    std::fs::write(dir.path().join("c.toml"), cfg).unwrap();
+    let o = bin().args(["server", "--config"]).arg(dir.path().join("c.toml")).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("proscribed country") && err.contains("126.1"), "{err}");
+    // And a typo in the config is an error, not a default.
+    std::fs::write(dir.path().join("t.toml"), "[residency]\nmdoe = \"carve_out\"\n").unwrap();
+    let o = bin().args(["server", "--config"]).arg(dir.path().join("t.toml")).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("unknown field `mdoe`"));
+    // Plain HTTP on a network address is refused.
+    let o = bin().args(["server", "--insecure-http", "--listen", "0.0.0.0:0", "--data-dir"]).arg(dir.path().join("d2")).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("loopback"));
+}
+
+#[test]
+fn residency_us_only_keeps_controlled_data_out_of_foreign_backends() {
+    let extra = "[[backends]]\nname = \"local\"\nkind = \"local\"\ncountry = \"US\"\noperator = \"self\"\n[[backends]]\nname = \"eu\"\nkind = \"local\"\npath = \"eu-blobs\"\ncountry = \"DE\"\noperator = \"a cloud provider\"\n";
+    let v = Vault::start_with(extra);
+    v.ok("admin.tok", US, &["buckets", "create", "europe", "--backend", "eu"]);
+    v.person("alice", "us_citizen", &["US"]);
+    std::fs::write(v.p("f"), b"data").unwrap();
+    let err = v.fails("alice.tok", US, &["put", "europe/f", "f", "-l", "ITAR:XI"], 1);
+    assert!(err.contains("residency-us-only"), "{err}");
+    // Public data is not controlled, but the org's US-only mode still applies to it.
+    let err = v.fails("alice.tok", US, &["put", "europe/p", "f", "-l", "PUBLIC"], 1);
+    assert!(err.contains("residency-us-only"), "{err}");
+}
+
+#[test]
+fn the_decide_endpoint_answers_in_the_spec_format_and_is_audited() {
+    let v = cast();
+    let req = r#"{"principal":{"id":"carol","person_status":"foreign_person","citizenships":["CN"]},"action":"read","context":{"source_country":"US"},"resource":{"label":{"jurisdiction":"ITAR","usml_category":"XI"}}}"#;
+    let http = format!(
+        "POST /v1/decide HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{req}",
+        v.admin_token(),
+        req.len()
+    );
+    let resp = v.raw(http.as_bytes(), false);
+    assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
+    let body: serde_json::Value = serde_json::from_str(resp.split("\r\n\r\n").nth(1).unwrap()).unwrap();
+    assert_eq!(body["decision"], "deny");
+    assert_eq!(body["authorization_used"], serde_json::Value::Null);
+    let bad = r#"{"principal":{"id":"c","person_status":"martian","citizenships":["XX"]},"action":"read","context":{},"resource":{}}"#;
+    let http = format!(
+        "POST /v1/decide HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{bad}",
+        v.admin_token(),
+        bad.len()
+    );
+    let resp = v.raw(http.as_bytes(), false);
+    assert!(resp.starts_with("HTTP/1.1 400"), "{resp}");
+    assert!(resp.contains("$.principal.person_status") && resp.contains("$.principal.citizenships[0]"), "{resp}");
+    let rec = v.audit_json(&["--kind", "decide.api"]);
+    assert_eq!(rec.len(), 2);
+    assert_eq!(rec[0]["event"]["outcome"], "deny");
+}
+
+#[test]
+fn health_metrics_and_openapi_are_served() {
+    let v = Vault::start();
+    let get = |path: &str| v.raw(format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(), false);
+    assert!(get("/healthz").contains("\"status\":\"ok\""));
+    let m = get("/metrics");
+    assert!(m.contains("itarvault_audit_records_total") && m.contains("itarvault_fips_mode"), "{m}");
+    assert!(get("/openapi.json").contains("\"openapi\""));
+}

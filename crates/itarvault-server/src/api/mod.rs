@@ -1,0 +1,126 @@
+//! The HTTP API (`docs/openapi.json`).
+
+mod admin;
+mod objects;
+mod ops;
+
+pub use objects::{check_key, LABEL_HEADER};
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+
+use axum::extract::{DefaultBodyLimit, FromRequestParts};
+use axum::http::request::Parts;
+use axum::routing::{delete, get, post};
+use axum::Router;
+
+use crate::error::ApiError;
+use crate::state::{bump, new_request_id, AppState, Caller};
+
+/// The peer address of the connection a request came on (set per connection).
+#[derive(Debug, Clone, Copy)]
+pub struct Peer(pub SocketAddr);
+
+/// Every route, as `METHOD path`; the OpenAPI document must describe exactly these
+/// (a test checks).
+pub const ROUTES: &[&str] = &[
+    "GET /healthz",
+    "GET /metrics",
+    "GET /openapi.json",
+    "GET /v1/whoami",
+    "POST /v1/decide",
+    "GET /v1/principals",
+    "POST /v1/principals",
+    "GET /v1/principals/{id}",
+    "POST /v1/principals/{id}/disable",
+    "POST /v1/principals/{id}/enable",
+    "GET /v1/principals/{id}/authorizations",
+    "POST /v1/principals/{id}/authorizations",
+    "DELETE /v1/principals/{id}/authorizations/{auth}",
+    "GET /v1/principals/{id}/tokens",
+    "POST /v1/principals/{id}/tokens",
+    "DELETE /v1/tokens/{id}",
+    "GET /v1/buckets",
+    "POST /v1/buckets",
+    "GET /v1/buckets/{bucket}/objects",
+    "PUT /v1/buckets/{bucket}/objects/{key}",
+    "GET /v1/buckets/{bucket}/objects/{key}",
+    "HEAD /v1/buckets/{bucket}/objects/{key}",
+    "DELETE /v1/buckets/{bucket}/objects/{key}",
+];
+
+/// Largest JSON body the admin and decision endpoints accept.
+const MAX_JSON: usize = 4 << 20;
+
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/healthz", get(ops::healthz))
+        .route("/metrics", get(ops::metrics))
+        .route("/openapi.json", get(ops::openapi))
+        .route("/v1/whoami", get(admin::whoami))
+        .route("/v1/decide", post(ops::decide))
+        .route("/v1/principals", get(admin::list_principals).post(admin::add_principal))
+        .route("/v1/principals/{id}", get(admin::show_principal))
+        .route("/v1/principals/{id}/disable", post(admin::disable_principal))
+        .route("/v1/principals/{id}/enable", post(admin::enable_principal))
+        .route(
+            "/v1/principals/{id}/authorizations",
+            get(admin::list_authorizations).post(admin::add_authorization),
+        )
+        .route(
+            "/v1/principals/{id}/authorizations/{auth}",
+            delete(admin::revoke_authorization),
+        )
+        .route(
+            "/v1/principals/{id}/tokens",
+            get(admin::list_tokens).post(admin::create_token),
+        )
+        .route("/v1/tokens/{id}", delete(admin::revoke_token))
+        .route("/v1/buckets", get(admin::list_buckets).post(admin::create_bucket))
+        .route("/v1/buckets/{bucket}/objects", get(objects::list))
+        .route(
+            "/v1/buckets/{bucket}/objects/{*key}",
+            get(objects::get)
+                .put(objects::put)
+                .head(objects::head)
+                .delete(objects::delete),
+        )
+        .layer(DefaultBodyLimit::max(MAX_JSON))
+        .with_state(state)
+}
+
+impl FromRequestParts<Arc<AppState>> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, st: &Arc<AppState>) -> Result<Self, ApiError> {
+        bump(&st.metrics.requests, 1);
+        let peer = parts
+            .extensions
+            .get::<Peer>()
+            .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |p| p.0.ip());
+        let located = st.locate(peer, &parts.headers);
+        st.authenticate(&parts.headers, located, new_request_id()).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_openapi_document_describes_exactly_the_routes() {
+        let doc: serde_json::Value = serde_json::from_str(ops::OPENAPI).unwrap();
+        let mut documented: Vec<String> = doc["paths"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .flat_map(|(path, ops)| {
+                ops.as_object().unwrap().keys().map(move |m| format!("{} {path}", m.to_uppercase()))
+            })
+            .collect();
+        documented.sort();
+        let mut routes: Vec<String> = ROUTES.iter().map(ToString::to_string).collect();
+        routes.sort();
+        assert_eq!(documented, routes);
+    }
+}

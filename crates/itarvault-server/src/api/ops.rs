@@ -1,0 +1,109 @@
+//! Operations endpoints and the decision endpoint.
+
+use std::fmt::Write as _;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use itarvault_policy::{InputProblem, Request};
+use serde_json::{json, Value};
+use time::OffsetDateTime;
+
+use crate::error::ApiError;
+use crate::state::{audit_reasons, AppState, Caller};
+
+/// The OpenAPI document, checked in at `docs/openapi.json`.
+pub const OPENAPI: &str = include_str!("../../../../docs/openapi.json");
+
+pub async fn healthz(State(st): State<Arc<AppState>>) -> Response {
+    if st.audit.is_failed() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"status": "failing", "reason": "the audit log cannot be written"})),
+        )
+            .into_response();
+    }
+    Json(json!({"status": "ok", "fips": st.fips})).into_response()
+}
+
+pub async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+}
+
+pub async fn metrics(State(st): State<Arc<AppState>>) -> Response {
+    let m = &st.metrics;
+    let a = &st.audit.stats;
+    let mut s = String::new();
+    let mut counter = |name: &str, help: &str, v: u64| {
+        let _ = writeln!(s, "# HELP itarvault_{name} {help}\n# TYPE itarvault_{name} counter\nitarvault_{name} {v}");
+    };
+    let get = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
+    counter("requests_total", "Authenticated and unauthenticated API requests.", get(&m.requests));
+    counter("decisions_allowed_total", "Export decisions that allowed.", get(&m.allowed));
+    counter("decisions_denied_total", "Export decisions that denied.", get(&m.denied));
+    counter("auth_failures_total", "Requests whose credentials failed.", get(&m.auth_failures));
+    counter("errors_total", "Operations that failed.", get(&m.errors));
+    counter("bytes_in_total", "Plaintext bytes received in uploads.", get(&m.bytes_in));
+    counter("bytes_out_total", "Plaintext bytes released in downloads.", get(&m.bytes_out));
+    counter("audit_records_total", "Audit records made durable.", get(&a.records));
+    counter("audit_commits_total", "Group commits (one fsync each).", get(&a.commits));
+    counter("audit_checkpoints_total", "Signed audit checkpoints.", get(&a.checkpoints));
+    let _ = writeln!(
+        s,
+        "# HELP itarvault_fips_mode Whether the FIPS 140-3 module is active.\n# TYPE itarvault_fips_mode gauge\nitarvault_fips_mode {}",
+        u8::from(st.fips)
+    );
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], s).into_response()
+}
+
+/// `POST /v1/decide`: one request (or an array) in the spec's format. Each decision is
+/// audited with the caller and the subject principal.
+pub async fn decide(
+    State(st): State<Arc<AppState>>,
+    caller: Caller,
+    Json(body): Json<Value>,
+) -> Result<Response, ApiError> {
+    let now = OffsetDateTime::now_utc();
+    let (items, batch) = match body {
+        Value::Array(a) => (a, true),
+        one => (vec![one], false),
+    };
+    let mut requests = Vec::with_capacity(items.len());
+    let mut problems = Vec::new();
+    for (i, v) in items.iter().enumerate() {
+        match Request::from_json(v, now) {
+            Ok(r) => requests.push(r),
+            Err(e) => problems.extend(e.0.into_iter().map(|p| InputProblem {
+                path: if batch { p.path.replacen('$', &format!("$[{i}]"), 1) } else { p.path },
+                message: p.message,
+            })),
+        }
+    }
+    if !problems.is_empty() {
+        let mut err = ApiError::bad_request("invalid-input", format!("{} problem(s) in the decision request", problems.len()))
+            .hint("fix each path listed; shared/spec/decision.md describes the format");
+        err.problems = problems;
+        let ev = caller.event("decide.api", "error").detail(err.message.clone());
+        st.audit.record(ev).await.map_err(|e| ApiError::audit_unavailable(&e))?;
+        return Err(err);
+    }
+    let mut events = Vec::with_capacity(requests.len());
+    let decisions: Vec<_> = requests
+        .iter()
+        .map(|r| {
+            let d = st.engine.decide(r);
+            let mut ev = caller.event("decide.api", if d.is_allow() { "allow" } else { "deny" });
+            ev.action = Some(r.action.as_str().into());
+            ev.reasons = audit_reasons(&d);
+            ev.authorization = d.authorization_used.clone();
+            ev.detail = Some(format!("subject `{}`", r.principal.id));
+            events.push(ev);
+            d
+        })
+        .collect();
+    st.audit.append(events).await.map_err(|e| ApiError::audit_unavailable(&e))?;
+    Ok(if batch { Json(json!(decisions)).into_response() } else { Json(json!(decisions[0])).into_response() })
+}

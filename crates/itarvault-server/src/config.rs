@@ -1,0 +1,227 @@
+//! The server's configuration: a TOML file whose every key is documented here and in
+//! `docs/config.md`. Unknown keys are errors: a typo must not silently weaken a control.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// Everything `itarvault server` can be told. All keys are optional; the defaults make a
+/// single-machine server with TLS on, a US-only residency mode and a local backend.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Where the server keeps its state: metadata database, blobs, keystore, audit log,
+    /// TLS material. Created on first start (mode 0700).
+    pub data_dir: PathBuf,
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    pub tls: TlsConfig,
+    pub location: LocationConfig,
+    pub residency: ResidencyConfig,
+    /// Storage backends for ciphertext. Default: one `local` backend under
+    /// `data_dir/blobs`, declared in the US and operated by the organisation.
+    pub backends: Vec<BackendConfig>,
+    pub audit: AuditConfig,
+    pub limits: LimitsConfig,
+    /// Cedar organisation policies (files or directories of `*.cedar`) that narrow the
+    /// regulatory floor for every decision the server makes.
+    pub policies: Vec<PathBuf>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("itarvault-data"),
+            listen: SocketAddr::from(([127, 0, 0, 1], 8443)),
+            tls: TlsConfig::default(),
+            location: LocationConfig::default(),
+            residency: ResidencyConfig::default(),
+            backends: Vec::new(),
+            audit: AuditConfig::default(),
+            limits: LimitsConfig::default(),
+            policies: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlsConfig {
+    /// PEM certificate chain. Without it the server generates a self-signed certificate
+    /// in `data_dir/tls/` on first start (development only) and prints its fingerprint.
+    pub cert_file: Option<PathBuf>,
+    /// PEM private key for `cert_file` (must be mode 0600).
+    pub key_file: Option<PathBuf>,
+    /// Serve plain HTTP instead of HTTPS. Refused unless `listen` is a loopback
+    /// address: for a local reverse proxy that terminates TLS, never for a network.
+    pub insecure_http: bool,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LocationConfig {
+    /// CSV of the organisation's own ranges, `cidr,country` per line (sites, VPN pools).
+    /// Takes precedence over the GeoIP database.
+    pub ranges_file: Option<PathBuf>,
+    /// A country database in the MaxMind DB format (GeoLite2-Country, DB-IP, IPinfo).
+    pub geoip_db: Option<PathBuf>,
+    /// Proxies whose `X-Forwarded-For` is believed (CIDRs). From anyone else the header
+    /// is ignored.
+    pub trusted_proxies: Vec<String>,
+}
+
+/// Where the organisation lets ciphertext be stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResidencyMode {
+    /// Only backends in the US (many contracts and DFARS 252.204-7012 cloud terms).
+    UsOnly,
+    /// Backends abroad too, under the end-to-end encryption carve-out of 22 CFR
+    /// 120.54(a)(5) / 15 CFR 734.18(a)(5), never in a proscribed country.
+    CarveOut,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ResidencyConfig {
+    pub mode: ResidencyMode,
+}
+
+impl Default for ResidencyConfig {
+    fn default() -> Self {
+        Self {
+            mode: ResidencyMode::UsOnly,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackendConfig {
+    /// Name stored with each object; buckets choose a backend by name.
+    pub name: String,
+    /// `local` (a directory). S3-compatible and cloud backends come with their own kinds.
+    pub kind: String,
+    /// For `local`: the directory (relative paths are under `data_dir`).
+    pub path: Option<PathBuf>,
+    /// ISO 3166-1 code of the country where the data physically is.
+    pub country: String,
+    /// Who operates the storage (`self`, or the provider's name): recorded as evidence
+    /// that no third party holds keys, since only ciphertext reaches it.
+    pub operator: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditConfig {
+    /// Seconds between signed checkpoints while records are being written.
+    pub checkpoint_interval_secs: u64,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        Self {
+            checkpoint_interval_secs: 60,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// Largest object accepted, in bytes.
+    pub max_object_bytes: u64,
+    /// Longest object key, in bytes.
+    pub max_key_bytes: usize,
+    /// Most objects one list call returns.
+    pub max_list: usize,
+    /// Longest lifetime of an API token, in days.
+    pub max_token_days: u32,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            max_object_bytes: 64 << 30,
+            max_key_bytes: 1024,
+            max_list: 1000,
+            max_token_days: 365,
+        }
+    }
+}
+
+/// Why the configuration cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file `{0}`: {1}")]
+    Read(PathBuf, std::io::Error),
+    #[error("config file `{0}`: {1}")]
+    Parse(PathBuf, String),
+    #[error("config: {0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// Reads a TOML config file.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text =
+            std::fs::read_to_string(path).map_err(|e| ConfigError::Read(path.to_owned(), e))?;
+        toml::from_str(&text).map_err(|e| ConfigError::Parse(path.to_owned(), e.to_string()))
+    }
+
+    /// The backends, with the default local one when none is configured.
+    pub fn effective_backends(&self) -> Vec<BackendConfig> {
+        if self.backends.is_empty() {
+            vec![BackendConfig {
+                name: "local".into(),
+                kind: "local".into(),
+                path: Some(PathBuf::from("blobs")),
+                country: "US".into(),
+                operator: "self".into(),
+            }]
+        } else {
+            self.backends.clone()
+        }
+    }
+
+    /// A path from the config, relative to the data directory when not absolute.
+    pub fn in_data_dir(&self, p: &Path) -> PathBuf {
+        if p.is_absolute() {
+            p.to_owned()
+        } else {
+            self.data_dir.join(p)
+        }
+    }
+
+    /// Checks what can be checked without touching the system.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.tls.insecure_http && !self.listen.ip().is_loopback() {
+            return Err(ConfigError::Invalid(format!(
+                "`tls.insecure_http` is only allowed on a loopback address, not `{}`\nserve HTTPS, or listen on 127.0.0.1 behind a TLS-terminating proxy",
+                self.listen
+            )));
+        }
+        if self.tls.cert_file.is_some() != self.tls.key_file.is_some() {
+            return Err(ConfigError::Invalid(
+                "`tls.cert_file` and `tls.key_file` go together\nset both, or neither for a generated development certificate".into(),
+            ));
+        }
+        let mut names = std::collections::HashSet::new();
+        for b in &self.backends {
+            if !names.insert(b.name.as_str()) {
+                return Err(ConfigError::Invalid(format!("backend `{}` is declared twice", b.name)));
+            }
+            if b.kind != "local" {
+                return Err(ConfigError::Invalid(format!(
+                    "backend `{}`: kind `{}` is not supported by this build (supported: local)",
+                    b.name, b.kind
+                )));
+            }
+        }
+        if self.audit.checkpoint_interval_secs == 0 {
+            return Err(ConfigError::Invalid("`audit.checkpoint_interval_secs` must be at least 1".into()));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,194 @@
+//! Plaintext in, envelope out (and back), one chunk at a time on a blocking thread.
+//!
+//! Memory per transfer is one chunk plus the channel between the HTTP body and this
+//! thread, whatever the object's size: many concurrent gigabyte transfers fit in a
+//! small server.
+
+use std::io::{self, Read, Write};
+
+use bytes::Bytes;
+use itarvault_format::stream::{BodyOpener, BodySealer};
+use itarvault_format::{DataKey, HeaderParams, Label, VerifiedHeader};
+use itarvault_keys::{DecryptError, KeyRef, Keyring, SealError};
+use itarvault_store::{BlobId, BlobStore, StoreError};
+use tokio::sync::mpsc;
+
+/// Why a transfer failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error("the upload ended early: {0}")]
+    Body(io::Error),
+    #[error("the object is larger than the limit of {0} bytes")]
+    TooLarge(u64),
+    #[error(transparent)]
+    Seal(#[from] SealError),
+    #[error(transparent)]
+    Open(#[from] DecryptError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("writing the blob: {0}")]
+    Write(io::Error),
+    #[error("the envelope's authenticated label `{envelope}` differs from the recorded label `{recorded}`: the metadata or the blob was altered")]
+    LabelMismatch { envelope: String, recorded: String },
+    #[error("the client went away")]
+    ClientGone,
+}
+
+/// What a finished upload produced.
+#[derive(Debug)]
+pub struct Sealed {
+    pub blob: BlobId,
+    pub size: u64,
+    pub envelope_size: u64,
+    /// `provider:key vN` of each wrap: the key use, for the audit record.
+    pub keys: String,
+}
+
+/// Encrypts what arrives on `rx` into a new blob under `key`. Run on a blocking thread.
+/// Nothing is visible unless this returns `Ok` (the blob is discarded otherwise).
+pub fn seal_to_blob(
+    keyring: &Keyring,
+    key: &KeyRef,
+    label: Label,
+    blobs: &dyn BlobStore,
+    mut rx: mpsc::Receiver<Result<Bytes, io::Error>>,
+    max: u64,
+) -> Result<Sealed, PipelineError> {
+    let params = HeaderParams::new(label).map_err(|e| SealError::Encrypt(e.into()))?;
+    let dek = DataKey::generate().map_err(|e| SealError::Encrypt(e.into()))?;
+    let wraps = keyring.wrap_all(std::slice::from_ref(key), &dek, &params)?;
+    let keys = describe_wraps(&wraps);
+    let (header, mut sealer) = BodySealer::start(&params, &dek, &wraps).map_err(SealError::from)?;
+    drop(dek);
+    let mut out = blobs.create()?;
+    out.write_all(&header).map_err(PipelineError::Write)?;
+    let cs = params.chunk_size as usize;
+    let mut chunk = zeroize::Zeroizing::new(Vec::with_capacity(cs));
+    let mut size = 0u64;
+    let mut envelope_size = header.len() as u64;
+    while let Some(piece) = rx.blocking_recv() {
+        let mut piece = piece.map_err(PipelineError::Body)?;
+        size += piece.len() as u64;
+        if size > max {
+            return Err(PipelineError::TooLarge(max));
+        }
+        while !piece.is_empty() {
+            let take = (cs - chunk.len()).min(piece.len());
+            chunk.extend_from_slice(&piece.split_to(take));
+            if chunk.len() == cs {
+                let sealed = sealer.seal(&chunk).map_err(SealError::from)?;
+                out.write_all(&sealed).map_err(PipelineError::Write)?;
+                envelope_size += sealed.len() as u64;
+                chunk.clear();
+            }
+        }
+    }
+    let last = sealer.finish(&chunk).map_err(SealError::from)?;
+    out.write_all(&last).map_err(PipelineError::Write)?;
+    envelope_size += last.len() as u64;
+    let blob = out.commit()?;
+    Ok(Sealed {
+        blob,
+        size,
+        envelope_size,
+        keys,
+    })
+}
+
+fn describe_wraps(wraps: &[itarvault_format::KeyWrap]) -> String {
+    wraps
+        .iter()
+        .map(|w| format!("{}:{} v{}", w.provider, w.key_id, w.key_version))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// An opened envelope: verified header (its data key unwrapped) and the body reader.
+pub struct Opened {
+    pub header: VerifiedHeader,
+    pub body: Box<dyn Read + Send>,
+    pub keys: String,
+}
+
+impl std::fmt::Debug for Opened {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Opened").field("keys", &self.keys).finish_non_exhaustive()
+    }
+}
+
+/// Opens a blob: unwraps its data key (a key use) and checks that the authenticated
+/// label is the one the metadata recorded, so that a swapped blob or an edited row
+/// cannot release data under the wrong label.
+pub fn open_blob(
+    keyring: &Keyring,
+    blobs: &dyn BlobStore,
+    blob: &BlobId,
+    recorded_label: &str,
+) -> Result<Opened, PipelineError> {
+    let mut body = blobs.open(blob)?;
+    let (header, _dek) = keyring.open_header(&mut body)?;
+    let envelope = header.params.label.to_string();
+    if envelope != recorded_label {
+        return Err(PipelineError::LabelMismatch {
+            envelope,
+            recorded: recorded_label.to_owned(),
+        });
+    }
+    let keys = describe_wraps(&header.wraps);
+    Ok(Opened { header, body, keys })
+}
+
+fn read_full(r: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+/// Decrypts an opened envelope into `tx`, chunk by chunk. Run on a blocking thread. A
+/// chunk is sent only after it authenticated; a damaged or truncated body sends an
+/// error instead, which aborts the HTTP response so the client sees it incomplete.
+pub fn open_to_channel(
+    mut opened: Opened,
+    tx: mpsc::Sender<Result<Bytes, io::Error>>,
+) -> Result<u64, PipelineError> {
+    let mut opener = BodyOpener::new(&opened.header);
+    let mut slot = zeroize::Zeroizing::new(vec![0u8; opener.slot_len()]);
+    let mut total = 0u64;
+    let fail = |tx: &mpsc::Sender<Result<Bytes, io::Error>>, e: PipelineError| {
+        let _ = tx.blocking_send(Err(io::Error::other(e.to_string())));
+        e
+    };
+    let send = |tx: &mpsc::Sender<Result<Bytes, io::Error>>, plain: &[u8]| {
+        if plain.is_empty() || tx.blocking_send(Ok(Bytes::copy_from_slice(plain))).is_ok() {
+            Ok(())
+        } else {
+            Err(PipelineError::ClientGone)
+        }
+    };
+    loop {
+        let n = read_full(opened.body.as_mut(), &mut slot)
+            .map_err(|e| fail(&tx, PipelineError::Open(DecryptError::Io(e))))?;
+        if n < slot.len() {
+            // A short piece is the final chunk (a full-length final chunk does not
+            // exist in the format, so end of input after a full one is truncation).
+            let plain = opener
+                .finish(&mut slot[..n])
+                .map_err(|e| fail(&tx, PipelineError::Open(e.into())))?;
+            total += plain.len() as u64;
+            send(&tx, plain)?;
+            return Ok(total);
+        }
+        let plain = opener
+            .open(&mut slot[..])
+            .map_err(|e| fail(&tx, PipelineError::Open(e.into())))?;
+        total += plain.len() as u64;
+        send(&tx, plain)?;
+    }
+}
