@@ -134,7 +134,10 @@ impl ApiFailure {
 impl std::fmt::Display for ApiFailure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let msg = self.body["message"].as_str().unwrap_or("(no message)");
-        write!(f, "server answered {}: {msg}", self.status)?;
+        match self.body["error"].as_str() {
+            Some(code) => write!(f, "server answered {} ({code}): {msg}", self.status)?,
+            None => write!(f, "server answered {}: {msg}", self.status)?,
+        }
         for r in self.body["decision"]["reasons"].as_array().into_iter().flatten() {
             write!(
                 f,
@@ -163,10 +166,15 @@ pub fn exit_code(e: &anyhow::Error) -> Option<ExitCode> {
         .map(|_| ExitCode::from(1))
 }
 
-/// `BUCKET/KEY` → (bucket, key); the key may contain `/`.
+/// `BUCKET/KEY` → (bucket, key); the key may contain `/`. The key is checked here as
+/// the server would, because a URL library would silently resolve a `..` segment and
+/// name another object.
 fn split_target(t: &str) -> anyhow::Result<(&str, &str)> {
     match t.split_once('/') {
-        Some((b, k)) if !b.is_empty() && !k.is_empty() => Ok((b, k)),
+        Some((b, k)) if !b.is_empty() && !k.is_empty() => {
+            itarvault_server::api::check_key(k, usize::MAX).map_err(|e| anyhow::anyhow!("{}", e.message))?;
+            Ok((b, k))
+        }
         _ => bail!("`{t}` is not BUCKET/KEY\nname the object as bucket/key, e.g. designs/blade.step"),
     }
 }
@@ -340,7 +348,7 @@ pub enum AuthorizationsCommand {
         principal: String,
         /// The authorization as JSON (shared/spec/decision.md), from a file or `-`.
         #[arg(long, value_name = "FILE")]
-        json: PathBuf,
+        file: PathBuf,
     },
     /// Revoke an authorization (kept in the record, no longer used).
     Revoke { principal: String, id: String },
@@ -352,11 +360,11 @@ pub fn authorizations(c: &ClientArgs, out: OutputArgs, cmd: AuthorizationsComman
     use reqwest::Method as M;
     let base = |p: &str| format!("/v1/principals/{}/authorizations", urlencoding::encode(p));
     let v = match cmd {
-        AuthorizationsCommand::Add { principal, json } => {
-            let (mut r, _) = open_input(&json)?;
+        AuthorizationsCommand::Add { principal, file } => {
+            let (mut r, _) = open_input(&file)?;
             let mut text = String::new();
             r.read_to_string(&mut text)?;
-            let body: Value = serde_json::from_str(&text).with_context(|| format!("`{}` is not JSON", json.display()))?;
+            let body: Value = serde_json::from_str(&text).with_context(|| format!("`{}` is not JSON", file.display()))?;
             conn.json(M::POST, &base(&principal), Some(body))?
         }
         AuthorizationsCommand::Revoke { principal, id } => {

@@ -149,7 +149,7 @@ pub struct QueryArgs {
 #[derive(Args, Debug)]
 pub struct AuditArgs {
     /// The server's data directory.
-    #[arg(long, env = "ITARVAULT_DATA_DIR", default_value = "itarvault-data")]
+    #[arg(long, env = "ITARVAULT_DATA_DIR", default_value = "itarvault-data", global = true)]
     data_dir: PathBuf,
 }
 

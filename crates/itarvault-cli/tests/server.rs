@@ -269,7 +269,8 @@ fn the_newcomer_story_holds_end_to_end() {
     assert_eq!(denies[0]["event"]["country"], "US");
     assert_eq!(denies[1]["event"]["country"], "CN");
     assert_eq!(denies[0]["event"]["label"], "ITAR:XI(a)(3);CUI//SP-EXPT");
-    assert_eq!(denies[0]["event"]["reasons"][0]["cite"], "22 CFR 120.56(a)(2)");
+    let cites: Vec<_> = denies[0]["event"]["reasons"].as_array().unwrap().iter().map(|r| r["cite"].as_str().unwrap()).collect();
+    assert!(cites.contains(&"22 CFR 120.56(a)(2)"), "{cites:?}");
     let release = v.audit_json(&["--kind", "object.get", "--outcome", "allow"]);
     assert_eq!(release.len(), 1);
     assert!(release[0]["event"]["key"].as_str().unwrap().starts_with("unwrap local:bucket/designs v1"));
@@ -298,7 +299,7 @@ fn an_authorization_allows_exactly_what_it_covers_and_revocation_ends_it() {
     )
     .unwrap();
     v.fails("gwen.tok", GB, &["get", "designs/b.step", "g.step"], 1);
-    v.ok("admin.tok", US, &["authorizations", "add", "gwen", "--json", "dsp5.json"]);
+    v.ok("admin.tok", US, &["authorizations", "add", "gwen", "--file", "dsp5.json"]);
     v.ok("gwen.tok", GB, &["get", "designs/b.step", "g.step"]);
     let allowed = v.audit_json(&["--principal", "gwen", "--outcome", "allow", "--kind", "object.get"]);
     assert_eq!(allowed[0]["event"]["authorization"], "DSP5-1");
@@ -308,7 +309,7 @@ fn an_authorization_allows_exactly_what_it_covers_and_revocation_ends_it() {
     v.fails("gwen.tok", GB, &["get", "designs/b.step", "g3.step"], 1);
     // An authorization the decision model cannot read is refused at the door.
     std::fs::write(v.p("bad.json"), r#"{"id":"X","type":"DSP-5","countries":["ZZ"],"expires":"2099-13-01"}"#).unwrap();
-    let err = v.fails("admin.tok", US, &["authorizations", "add", "gwen", "--json", "bad.json"], 2);
+    let err = v.fails("admin.tok", US, &["authorizations", "add", "gwen", "--file", "bad.json"], 2);
     assert!(err.contains("$.countries[0]") && err.contains("$.expires"), "{err}");
 }
 
@@ -356,19 +357,25 @@ fn bad_requests_get_precise_errors_and_audit_records() {
     }
     let long = format!("designs/{}", "k".repeat(1100));
     assert!(v.fails("alice.tok", US, &["stat", &long], 2).contains("400"));
-    // NUL in a key, through raw HTTP.
-    let req = format!(
-        "GET /v1/buckets/designs/objects/a%00b HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nConnection: close\r\n\r\n",
-        v.admin_token()
-    );
-    let resp = v.raw(req.as_bytes(), false);
-    assert!(resp.starts_with("HTTP/1.1 400") && resp.contains("control character"), "{resp}");
+    // Through raw HTTP, what a URL library would normalise away or refuse to send.
+    for (path, want) in [("a%00b", "control character"), ("a/%2E%2E/b", "`..` segment"), ("a/../b", "`..` segment")] {
+        let req = format!(
+            "GET /v1/buckets/designs/objects/{path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nConnection: close\r\n\r\n",
+            v.admin_token()
+        );
+        let resp = v.raw(req.as_bytes(), false);
+        assert!(resp.starts_with("HTTP/1.1 400") && resp.contains(want), "{path}: {resp}");
+    }
     // Oversized headers.
     let req = format!("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n", "a".repeat(100_000));
     let resp = v.raw(req.as_bytes(), false);
-    assert!(resp.is_empty() || resp.starts_with("HTTP/1.1 431"), "{resp}");
+    assert!(resp.starts_with("HTTP/1.1 431"), "{resp}");
+    // Every request that reached the server left a record (the CLI refuses bad keys
+    // before sending them).
     let errors = v.audit_json(&["--principal", "alice", "--outcome", "error"]);
-    assert!(errors.len() >= 4, "{errors:?}");
+    assert_eq!(errors.len(), 3, "{errors:?}");
+    let admin_errors = v.audit_json(&["--principal", "admin", "--outcome", "error"]);
+    assert_eq!(admin_errors.len(), 3, "{admin_errors:?}");
 }
 
 #[test]

@@ -295,6 +295,7 @@ impl Server {
         let mut http = hyper::server::conn::http1::Builder::new();
         http.timer(hyper_util::rt::TokioTimer::new())
             .max_buf_size(64 << 10)
+            .max_header_size(32 << 10)
             .header_read_timeout(Duration::from_secs(30));
         let http = Arc::new(http);
         tokio::pin!(shutdown);

@@ -102,6 +102,25 @@ fn label_of(headers: &HeaderMap, q: &PutQuery) -> Result<Label, ApiError> {
     })
 }
 
+/// Reads and discards what the client is still sending (a bounded amount) before an
+/// early error answer, so that the client, busy sending its body, can read the answer
+/// instead of seeing the connection reset under it.
+async fn drain(body: Body, err: ApiError) -> ApiError {
+    const MAX_DRAIN: usize = 16 << 20;
+    let mut stream = body.into_data_stream();
+    let mut n = 0usize;
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        while let Some(Ok(piece)) = stream.next().await {
+            n += piece.len();
+            if n > MAX_DRAIN {
+                break;
+            }
+        }
+    })
+    .await;
+    err
+}
+
 pub async fn put(
     State(st): State<Arc<AppState>>,
     caller: Caller,
@@ -119,7 +138,7 @@ pub async fn put(
     })();
     let (b, backend, label) = match prep {
         Ok(x) => x,
-        Err(e) => return Err(fail(&st, ev, e).await),
+        Err(e) => return Err(drain(body, fail(&st, ev, e).await).await),
     };
     let mut ev = ev;
     ev.label = Some(label.to_string());
@@ -138,10 +157,10 @@ pub async fn put(
     }
     audited(&st, decisions, ()).await?;
     if !write.is_allow() {
-        return Err(ApiError::denied("write", write));
+        return Err(drain(body, ApiError::denied("write", write)).await);
     }
     if !store.is_allow() {
-        return Err(ApiError::denied(&format!("storing in backend `{}`", b.backend), store));
+        return Err(drain(body, ApiError::denied(&format!("storing in backend `{}`", b.backend), store)).await);
     }
 
     let (tx, rx) = mpsc::channel::<Result<bytes::Bytes, io::Error>>(16);
