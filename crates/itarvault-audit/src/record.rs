@@ -194,7 +194,11 @@ impl Chain {
     }
 
     /// Appends a checkpoint signed by `signer`; returns its line.
-    pub fn checkpoint(&mut self, signer: &Signer, at: OffsetDateTime) -> Result<Vec<u8>, SignError> {
+    pub fn checkpoint(
+        &mut self,
+        signer: &Signer,
+        at: OffsetDateTime,
+    ) -> Result<Vec<u8>, SignError> {
         let time = rfc3339(at);
         let sig = signer.sign(&checkpoint_message(self.next_seq, &self.prev, &time))?;
         let record = Record {

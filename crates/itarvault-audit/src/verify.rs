@@ -83,7 +83,10 @@ pub fn verify(log: impl Read, keys: &[PublicKey], head: Option<&Head>) -> Verify
     let mut buf = Vec::with_capacity(1024);
     loop {
         buf.clear();
-        let n = match (&mut r).take(MAX_LINE as u64 + 1).read_until(b'\n', &mut buf) {
+        let n = match (&mut r)
+            .take(MAX_LINE as u64 + 1)
+            .read_until(b'\n', &mut buf)
+        {
             Ok(n) => n,
             Err(e) => {
                 rep.problem(line_no + 1, None, format!("the log could not be read: {e}"));
@@ -96,7 +99,11 @@ pub fn verify(log: impl Read, keys: &[PublicKey], head: Option<&Head>) -> Verify
         line_no += 1;
         if buf.last() != Some(&b'\n') {
             if buf.len() > MAX_LINE {
-                rep.problem(line_no, None, format!("line is longer than {MAX_LINE} bytes: not a record"));
+                rep.problem(
+                    line_no,
+                    None,
+                    format!("line is longer than {MAX_LINE} bytes: not a record"),
+                );
                 // Skip the rest of the overlong line.
                 let mut sink = Vec::new();
                 let _ = r.read_until(b'\n', &mut sink);
@@ -112,7 +119,13 @@ pub fn verify(log: impl Read, keys: &[PublicKey], head: Option<&Head>) -> Verify
         let rec = match parse_line(&buf) {
             Ok(rec) => rec,
             Err(e) => {
-                rep.problem(line_no, None, format!("line {line_no} is not a valid record ({e}): it was edited or inserted"));
+                rep.problem(
+                    line_no,
+                    None,
+                    format!(
+                        "line {line_no} is not a valid record ({e}): it was edited or inserted"
+                    ),
+                );
                 prev = hash;
                 continue;
             }
@@ -146,7 +159,11 @@ pub fn verify(log: impl Read, keys: &[PublicKey], head: Option<&Head>) -> Verify
         if rec.event.kind == "checkpoint" {
             check_checkpoint(&mut rep, &rec, line_no, keys);
         } else if rec.sig.is_some() || rec.key_id.is_some() {
-            rep.problem(line_no, Some(rec.seq), "a signature on a record that is not a checkpoint".into());
+            rep.problem(
+                line_no,
+                Some(rec.seq),
+                "a signature on a record that is not a checkpoint".into(),
+            );
         }
         if head.is_some_and(|h| h.seq == rec.seq) {
             hash_at_head = Some(hash.clone());
@@ -182,7 +199,10 @@ fn check_checkpoint(rep: &mut VerifyReport, rec: &Record, line: u64, keys: &[Pub
         rep.problem(
             line,
             Some(rec.seq),
-            format!("checkpoint seq {} has an invalid signature: forged or edited", rec.seq),
+            format!(
+                "checkpoint seq {} has an invalid signature: forged or edited",
+                rec.seq
+            ),
         );
     }
 }
@@ -190,11 +210,19 @@ fn check_checkpoint(rep: &mut VerifyReport, rec: &Record, line: u64, keys: &[Pub
 fn check_head(rep: &mut VerifyReport, h: &Head, hash_at_head: Option<&str>, keys: &[PublicKey]) {
     rep.head_checked = true;
     let Some(key) = keys.iter().find(|k| k.key_id() == h.key_id) else {
-        rep.problem(0, Some(h.seq), format!("the head is signed by unknown key `{}`", h.key_id));
+        rep.problem(
+            0,
+            Some(h.seq),
+            format!("the head is signed by unknown key `{}`", h.key_id),
+        );
         return;
     };
     if !key.verify(&head_message(h.seq, &h.hash, &h.time), &h.sig) {
-        rep.problem(0, Some(h.seq), "the head has an invalid signature: forged or edited".into());
+        rep.problem(
+            0,
+            Some(h.seq),
+            "the head has an invalid signature: forged or edited".into(),
+        );
         return;
     }
     if rep.last_seq < h.seq {
@@ -210,7 +238,10 @@ fn check_head(rep: &mut VerifyReport, h: &Head, hash_at_head: Option<&str>, keys
         rep.problem(
             0,
             Some(h.seq),
-            format!("record seq {} differs from the one the signed head names: edited or replaced", h.seq),
+            format!(
+                "record seq {} differs from the one the signed head names: edited or replaced",
+                h.seq
+            ),
         );
     }
 }

@@ -1,5 +1,12 @@
 //! Every way of altering a log is detected, and says where.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test code: a failure should panic"
+)]
+
 use itarvault_audit::{verify, Chain, Event, Head, Signer};
 use proptest::prelude::*;
 use time::OffsetDateTime;
@@ -53,7 +60,9 @@ fn an_empty_log_with_no_head_verifies() {
 fn an_edited_field_is_found_at_the_next_record() {
     let s = Signer::generate().unwrap();
     let (mut lines, head) = build(6, &s);
-    let edited = String::from_utf8(lines[2].clone()).unwrap().replace("\"allow\"", "\"deny\"");
+    let edited = String::from_utf8(lines[2].clone())
+        .unwrap()
+        .replace("\"allow\"", "\"deny\"");
     lines[2] = edited.into_bytes();
     let rep = verify(join(&lines).as_slice(), &[s.public_key()], Some(&head));
     assert!(!rep.is_intact());
@@ -66,9 +75,18 @@ fn editing_the_last_record_is_caught_by_the_head() {
     let s = Signer::generate().unwrap();
     let (mut lines, head) = build(3, &s);
     let last = lines.len() - 1;
-    lines[last] = String::from_utf8(lines[last].clone()).unwrap().replace("p2", "p9").into_bytes();
+    lines[last] = String::from_utf8(lines[last].clone())
+        .unwrap()
+        .replace("p2", "p9")
+        .into_bytes();
     let rep = verify(join(&lines).as_slice(), &[s.public_key()], Some(&head));
-    assert!(rep.problems.iter().any(|p| p.message.contains("signed head names")), "{:?}", rep.problems);
+    assert!(
+        rep.problems
+            .iter()
+            .any(|p| p.message.contains("signed head names")),
+        "{:?}",
+        rep.problems
+    );
 }
 
 #[test]
@@ -77,7 +95,11 @@ fn a_deleted_record_is_found() {
     let (mut lines, head) = build(6, &s);
     lines.remove(1);
     let rep = verify(join(&lines).as_slice(), &[s.public_key()], Some(&head));
-    assert!(rep.problems[0].message.contains("missing"), "{:?}", rep.problems);
+    assert!(
+        rep.problems[0].message.contains("missing"),
+        "{:?}",
+        rep.problems
+    );
     assert_eq!(rep.problems[0].seq, Some(3));
 }
 
@@ -88,7 +110,13 @@ fn an_inserted_record_is_found() {
     let dup = lines[2].clone();
     lines.insert(3, dup);
     let rep = verify(join(&lines).as_slice(), &[s.public_key()], Some(&head));
-    assert!(rep.problems[0].message.contains("inserted, duplicated or reordered"), "{:?}", rep.problems);
+    assert!(
+        rep.problems[0]
+            .message
+            .contains("inserted, duplicated or reordered"),
+        "{:?}",
+        rep.problems
+    );
     assert_eq!(rep.problems[0].line, 4);
 }
 
@@ -108,7 +136,11 @@ fn truncation_is_found_through_the_head() {
     let (mut lines, head) = build(9, &s);
     lines.truncate(lines.len() - 2);
     let rep = verify(join(&lines).as_slice(), &[s.public_key()], Some(&head));
-    assert!(rep.problems.iter().any(|p| p.message.contains("truncated")), "{:?}", rep.problems);
+    assert!(
+        rep.problems.iter().any(|p| p.message.contains("truncated")),
+        "{:?}",
+        rep.problems
+    );
 }
 
 #[test]
@@ -119,7 +151,13 @@ fn a_forged_checkpoint_is_found() {
     // Re-sign the whole log with another key but present the real key.
     let (forged, _) = build(4, &mallory);
     let rep = verify(join(&forged).as_slice(), &[s.public_key()], Some(&head));
-    assert!(rep.problems.iter().any(|p| p.message.contains("unknown key")), "{:?}", rep.problems);
+    assert!(
+        rep.problems
+            .iter()
+            .any(|p| p.message.contains("unknown key")),
+        "{:?}",
+        rep.problems
+    );
     // A signature edited in place is invalid.
     let mut lines = lines;
     let cp = String::from_utf8(lines[4].clone()).unwrap();
@@ -128,7 +166,13 @@ fn a_forged_checkpoint_is_found() {
     b[sig_at + 10] = if b[sig_at + 10] == b'0' { b'1' } else { b'0' };
     lines[4] = b;
     let rep = verify(join(&lines).as_slice(), &[s.public_key()], None);
-    assert!(rep.problems.iter().any(|p| p.message.contains("invalid signature")), "{:?}", rep.problems);
+    assert!(
+        rep.problems
+            .iter()
+            .any(|p| p.message.contains("invalid signature")),
+        "{:?}",
+        rep.problems
+    );
 }
 
 #[test]
@@ -137,28 +181,50 @@ fn a_forged_head_is_found() {
     let (lines, mut head) = build(4, &s);
     head.seq += 5;
     let rep = verify(join(&lines).as_slice(), &[s.public_key()], Some(&head));
-    assert!(rep.problems.iter().any(|p| p.message.contains("head has an invalid signature")));
+    assert!(rep
+        .problems
+        .iter()
+        .any(|p| p.message.contains("head has an invalid signature")));
 }
 
 #[test]
 fn a_reencoded_line_is_not_accepted() {
     let s = Signer::generate().unwrap();
     let (mut lines, _) = build(2, &s);
-    let v: serde_json::Value = serde_json::from_slice(lines[0].strip_suffix(b"\n").unwrap()).unwrap();
-    lines[0] = format!("{}\n", serde_json::to_string_pretty(&v).unwrap().replace('\n', "")).into_bytes();
+    let v: serde_json::Value =
+        serde_json::from_slice(lines[0].strip_suffix(b"\n").unwrap()).unwrap();
+    lines[0] = format!(
+        "{}\n",
+        serde_json::to_string_pretty(&v).unwrap().replace('\n', "")
+    )
+    .into_bytes();
     let rep = verify(join(&lines).as_slice(), &[s.public_key()], None);
-    assert!(rep.problems[0].message.contains("canonical"), "{:?}", rep.problems);
+    assert!(
+        rep.problems[0].message.contains("canonical"),
+        "{:?}",
+        rep.problems
+    );
 }
 
 #[test]
 fn an_unknown_field_or_version_is_not_accepted() {
     let s = Signer::generate().unwrap();
     let (mut lines, _) = build(2, &s);
-    lines[0] = String::from_utf8(lines[0].clone()).unwrap().replacen("{\"v\":1", "{\"v\":2", 1).into_bytes();
+    lines[0] = String::from_utf8(lines[0].clone())
+        .unwrap()
+        .replacen("{\"v\":1", "{\"v\":2", 1)
+        .into_bytes();
     let rep = verify(join(&lines).as_slice(), &[s.public_key()], None);
-    assert!(rep.problems[0].message.contains("version"), "{:?}", rep.problems);
+    assert!(
+        rep.problems[0].message.contains("version"),
+        "{:?}",
+        rep.problems
+    );
     let (mut lines, _) = build(2, &s);
-    lines[0] = String::from_utf8(lines[0].clone()).unwrap().replacen("\"kind\"", "\"x\":1,\"kind\"", 1).into_bytes();
+    lines[0] = String::from_utf8(lines[0].clone())
+        .unwrap()
+        .replacen("\"kind\"", "\"x\":1,\"kind\"", 1)
+        .into_bytes();
     let rep = verify(join(&lines).as_slice(), &[s.public_key()], None);
     assert!(!rep.is_intact());
 }

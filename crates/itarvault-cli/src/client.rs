@@ -20,7 +20,12 @@ use crate::OutputArgs;
 #[derive(Args, Debug, Clone)]
 pub struct ClientArgs {
     /// Server URL.
-    #[arg(long, env = "ITARVAULT_SERVER", default_value = "https://127.0.0.1:8443", global = true)]
+    #[arg(
+        long,
+        env = "ITARVAULT_SERVER",
+        default_value = "https://127.0.0.1:8443",
+        global = true
+    )]
     server: String,
     /// File holding the API token. The token can also come from $ITARVAULT_TOKEN.
     #[arg(long, env = "ITARVAULT_TOKEN_FILE", global = true)]
@@ -43,14 +48,19 @@ pub struct Conn {
 
 impl std::fmt::Debug for Conn {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Conn").field("base", &self.base).finish_non_exhaustive()
+        f.debug_struct("Conn")
+            .field("base", &self.base)
+            .finish_non_exhaustive()
     }
 }
 
 fn token(args: &ClientArgs) -> anyhow::Result<Option<Zeroizing<String>>> {
     if let Some(p) = &args.token_file {
         itarvault_keys::check_private(p)?;
-        let t = Zeroizing::new(std::fs::read_to_string(p).with_context(|| format!("reading token file `{}`", p.display()))?);
+        let t = Zeroizing::new(
+            std::fs::read_to_string(p)
+                .with_context(|| format!("reading token file `{}`", p.display()))?,
+        );
         return Ok(Some(Zeroizing::new(t.trim().to_owned())));
     }
     Ok(std::env::var("ITARVAULT_TOKEN").ok().map(Zeroizing::new))
@@ -58,17 +68,23 @@ fn token(args: &ClientArgs) -> anyhow::Result<Option<Zeroizing<String>>> {
 
 impl Conn {
     pub fn new(args: &ClientArgs) -> anyhow::Result<Self> {
-        let mut b = Client::builder().timeout(None).connect_timeout(std::time::Duration::from_secs(15));
+        let mut b = Client::builder()
+            .timeout(None)
+            .connect_timeout(std::time::Duration::from_secs(15));
         if let Some(ca) = &args.cacert {
             let certs = itarvault_server::tls::load_certs(ca)?;
             let mut roots = rustls::RootCertStore::empty();
             for c in certs {
-                roots.add(c).with_context(|| format!("`{}` is not a usable certificate", ca.display()))?;
+                roots
+                    .add(c)
+                    .with_context(|| format!("`{}` is not a usable certificate", ca.display()))?;
             }
-            let cfg = rustls::ClientConfig::builder_with_provider(Arc::new(itarvault_server::tls::provider()))
-                .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
-                .with_root_certificates(roots)
-                .with_no_client_auth();
+            let cfg = rustls::ClientConfig::builder_with_provider(Arc::new(
+                itarvault_server::tls::provider(),
+            ))
+            .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
             b = b.tls_backend_preconfigured(cfg);
         }
         if let Some(a) = args.source_address {
@@ -90,7 +106,9 @@ impl Conn {
     }
 
     fn send(&self, r: RequestBuilder) -> anyhow::Result<Response> {
-        let resp = r.send().with_context(|| format!("connecting to {}", self.base))?;
+        let resp = r
+            .send()
+            .with_context(|| format!("connecting to {}", self.base))?;
         if resp.status().is_success() {
             Ok(resp)
         } else {
@@ -98,7 +116,12 @@ impl Conn {
         }
     }
 
-    pub fn json(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> anyhow::Result<Value> {
+    pub fn json(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> anyhow::Result<Value> {
         let mut r = self.req(method, path);
         if let Some(b) = body {
             r = r.json(&b);
@@ -138,7 +161,11 @@ impl std::fmt::Display for ApiFailure {
             Some(code) => write!(f, "server answered {} ({code}): {msg}", self.status)?,
             None => write!(f, "server answered {}: {msg}", self.status)?,
         }
-        for r in self.body["decision"]["reasons"].as_array().into_iter().flatten() {
+        for r in self.body["decision"]["reasons"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
             write!(
                 f,
                 "\n  {} ({}): {}",
@@ -148,7 +175,12 @@ impl std::fmt::Display for ApiFailure {
             )?;
         }
         for p in self.body["problems"].as_array().into_iter().flatten() {
-            write!(f, "\n  {}: {}", p["path"].as_str().unwrap_or("$"), p["message"].as_str().unwrap_or(""))?;
+            write!(
+                f,
+                "\n  {}: {}",
+                p["path"].as_str().unwrap_or("$"),
+                p["message"].as_str().unwrap_or("")
+            )?;
         }
         if let Some(h) = self.body["hint"].as_str() {
             write!(f, "\n{h}")?;
@@ -172,16 +204,26 @@ pub fn exit_code(e: &anyhow::Error) -> Option<ExitCode> {
 fn split_target(t: &str) -> anyhow::Result<(&str, &str)> {
     match t.split_once('/') {
         Some((b, k)) if !b.is_empty() && !k.is_empty() => {
-            itarvault_server::api::check_key(k, usize::MAX).map_err(|e| anyhow::anyhow!("{}", e.message))?;
+            itarvault_server::api::check_key(k, usize::MAX)
+                .map_err(|e| anyhow::anyhow!("{}", e.message))?;
             Ok((b, k))
         }
-        _ => bail!("`{t}` is not BUCKET/KEY\nname the object as bucket/key, e.g. designs/blade.step"),
+        _ => {
+            bail!("`{t}` is not BUCKET/KEY\nname the object as bucket/key, e.g. designs/blade.step")
+        }
     }
 }
 
 fn object_path(bucket: &str, key: &str) -> String {
-    let key: Vec<_> = key.split('/').map(|s| urlencoding::encode(s).into_owned()).collect();
-    format!("/v1/buckets/{}/objects/{}", urlencoding::encode(bucket), key.join("/"))
+    let key: Vec<_> = key
+        .split('/')
+        .map(|s| urlencoding::encode(s).into_owned())
+        .collect();
+    format!(
+        "/v1/buckets/{}/objects/{}",
+        urlencoding::encode(bucket),
+        key.join("/")
+    )
 }
 
 fn print(out: OutputArgs, v: &Value, human: impl FnOnce(&Value) -> String) {
@@ -197,7 +239,13 @@ fn pretty(v: &Value) -> String {
 }
 
 /// `put`: stream a file (or stdin) to the server with its label.
-pub fn put(c: &ClientArgs, out: OutputArgs, target: &str, file: &Path, label: &str) -> anyhow::Result<()> {
+pub fn put(
+    c: &ClientArgs,
+    out: OutputArgs,
+    target: &str,
+    file: &Path,
+    label: &str,
+) -> anyhow::Result<()> {
     let (bucket, key) = split_target(target)?;
     let conn = Conn::new(c)?;
     let (input, len) = open_input(file)?;
@@ -211,29 +259,54 @@ pub fn put(c: &ClientArgs, out: OutputArgs, target: &str, file: &Path, label: &s
         .req(reqwest::Method::PUT, &object_path(bucket, key))
         .header(itarvault_server::api::LABEL_HEADER, label)
         .body(body);
-    let v: Value = conn.send(r)?.json().context("the server's answer is not JSON")?;
+    let v: Value = conn
+        .send(r)?
+        .json()
+        .context("the server's answer is not JSON")?;
     pb.finish_and_clear();
-    print(out, &v, |v| format!("stored {target} ({} bytes, label {})", v["size"], v["label"].as_str().unwrap_or("?")));
+    print(out, &v, |v| {
+        format!(
+            "stored {target} ({} bytes, label {})",
+            v["size"],
+            v["label"].as_str().unwrap_or("?")
+        )
+    });
     Ok(())
 }
 
 /// `get`: stream an object to a file (published only when complete) or stdout.
-pub fn get(c: &ClientArgs, out: OutputArgs, target: &str, dest: &Path, force: bool) -> anyhow::Result<()> {
+pub fn get(
+    c: &ClientArgs,
+    out: OutputArgs,
+    target: &str,
+    dest: &Path,
+    force: bool,
+) -> anyhow::Result<()> {
     let (bucket, key) = split_target(target)?;
     let conn = Conn::new(c)?;
     let mut resp = conn.send(conn.req(reqwest::Method::GET, &object_path(bucket, key)))?;
     let len = resp.content_length();
     let mut sink = Sink::create(dest, force)?;
     let pb = progress_bar(out, len);
-    let n = io::copy(&mut pb.wrap_read(&mut resp), sink.writer())
-        .with_context(|| format!("downloading {target}: the transfer was cut short or the object failed verification"))?;
+    let n = io::copy(&mut pb.wrap_read(&mut resp), sink.writer()).with_context(|| {
+        format!(
+            "downloading {target}: the transfer was cut short or the object failed verification"
+        )
+    })?;
     if len.is_some_and(|l| l != n) {
-        bail!("downloading {target}: received {n} of {} bytes\nnothing was written; retry", len.unwrap_or(0));
+        bail!(
+            "downloading {target}: received {n} of {} bytes\nnothing was written; retry",
+            len.unwrap_or(0)
+        );
     }
     sink.commit()?;
     pb.finish_and_clear();
     if dest.as_os_str() != "-" {
-        print(out, &json!({"object": target, "bytes": n, "file": dest}), |_| format!("read {target} ({n} bytes) into {}", dest.display()));
+        print(
+            out,
+            &json!({"object": target, "bytes": n, "file": dest}),
+            |_| format!("read {target} ({n} bytes) into {}", dest.display()),
+        );
     }
     Ok(())
 }
@@ -243,16 +316,30 @@ pub fn stat(c: &ClientArgs, out: OutputArgs, target: &str) -> anyhow::Result<()>
     let (bucket, key) = split_target(target)?;
     let conn = Conn::new(c)?;
     let resp = conn.send(conn.req(reqwest::Method::HEAD, &object_path(bucket, key)))?;
-    let h = |n: &str| resp.headers().get(n).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    let h = |n: &str| {
+        resp.headers()
+            .get(n)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned()
+    };
     let v = json!({"object": target, "label": h(itarvault_server::api::LABEL_HEADER), "size": h("content-length").parse::<u64>().ok()});
-    print(out, &v, |v| format!("{target}\n  label: {}\n  size:  {}", v["label"].as_str().unwrap_or("?"), v["size"]));
+    print(out, &v, |v| {
+        format!(
+            "{target}\n  label: {}\n  size:  {}",
+            v["label"].as_str().unwrap_or("?"),
+            v["size"]
+        )
+    });
     Ok(())
 }
 
 pub fn rm(c: &ClientArgs, out: OutputArgs, target: &str) -> anyhow::Result<()> {
     let (bucket, key) = split_target(target)?;
     Conn::new(c)?.json(reqwest::Method::DELETE, &object_path(bucket, key), None)?;
-    print(out, &json!({"deleted": target}), |_| format!("deleted {target}"));
+    print(out, &json!({"deleted": target}), |_| {
+        format!("deleted {target}")
+    });
     Ok(())
 }
 
@@ -263,7 +350,11 @@ pub fn ls(c: &ClientArgs, out: OutputArgs, target: &str) -> anyhow::Result<()> {
     let mut after: Option<String> = None;
     let mut all = Vec::new();
     loop {
-        let mut q = format!("/v1/buckets/{}/objects?prefix={}", urlencoding::encode(bucket), urlencoding::encode(prefix));
+        let mut q = format!(
+            "/v1/buckets/{}/objects?prefix={}",
+            urlencoding::encode(bucket),
+            urlencoding::encode(prefix)
+        );
         if let Some(a) = &after {
             q.push_str(&format!("&after={}", urlencoding::encode(a)));
         }
@@ -314,28 +405,52 @@ pub enum PrincipalsCommand {
         #[arg(long = "role")]
         roles: Vec<String>,
     },
-    Show { id: String },
+    Show {
+        id: String,
+    },
     List,
     /// Refuse all of a principal's tokens until enabled again.
-    Disable { id: String },
-    Enable { id: String },
+    Disable {
+        id: String,
+    },
+    Enable {
+        id: String,
+    },
 }
 
 pub fn principals(c: &ClientArgs, out: OutputArgs, cmd: PrincipalsCommand) -> anyhow::Result<()> {
     let conn = Conn::new(c)?;
     use reqwest::Method as M;
     let v = match cmd {
-        PrincipalsCommand::Add { id, status, citizenships, permanent_residence, roles } => {
+        PrincipalsCommand::Add {
+            id,
+            status,
+            citizenships,
+            permanent_residence,
+            roles,
+        } => {
             let mut b = json!({"id": id, "person_status": status, "citizenships": citizenships, "roles": roles});
             if let Some(r) = permanent_residence {
                 b["permanent_residence"] = json!(r);
             }
             conn.json(M::POST, "/v1/principals", Some(b))?
         }
-        PrincipalsCommand::Show { id } => conn.json(M::GET, &format!("/v1/principals/{}", urlencoding::encode(&id)), None)?,
+        PrincipalsCommand::Show { id } => conn.json(
+            M::GET,
+            &format!("/v1/principals/{}", urlencoding::encode(&id)),
+            None,
+        )?,
         PrincipalsCommand::List => conn.json(M::GET, "/v1/principals", None)?,
-        PrincipalsCommand::Disable { id } => conn.json(M::POST, &format!("/v1/principals/{}/disable", urlencoding::encode(&id)), None)?,
-        PrincipalsCommand::Enable { id } => conn.json(M::POST, &format!("/v1/principals/{}/enable", urlencoding::encode(&id)), None)?,
+        PrincipalsCommand::Disable { id } => conn.json(
+            M::POST,
+            &format!("/v1/principals/{}/disable", urlencoding::encode(&id)),
+            None,
+        )?,
+        PrincipalsCommand::Enable { id } => conn.json(
+            M::POST,
+            &format!("/v1/principals/{}/enable", urlencoding::encode(&id)),
+            None,
+        )?,
     };
     print(out, &v, pretty);
     Ok(())
@@ -351,11 +466,20 @@ pub enum AuthorizationsCommand {
         file: PathBuf,
     },
     /// Revoke an authorization (kept in the record, no longer used).
-    Revoke { principal: String, id: String },
-    List { principal: String },
+    Revoke {
+        principal: String,
+        id: String,
+    },
+    List {
+        principal: String,
+    },
 }
 
-pub fn authorizations(c: &ClientArgs, out: OutputArgs, cmd: AuthorizationsCommand) -> anyhow::Result<()> {
+pub fn authorizations(
+    c: &ClientArgs,
+    out: OutputArgs,
+    cmd: AuthorizationsCommand,
+) -> anyhow::Result<()> {
     let conn = Conn::new(c)?;
     use reqwest::Method as M;
     let base = |p: &str| format!("/v1/principals/{}/authorizations", urlencoding::encode(p));
@@ -364,12 +488,15 @@ pub fn authorizations(c: &ClientArgs, out: OutputArgs, cmd: AuthorizationsComman
             let (mut r, _) = open_input(&file)?;
             let mut text = String::new();
             r.read_to_string(&mut text)?;
-            let body: Value = serde_json::from_str(&text).with_context(|| format!("`{}` is not JSON", file.display()))?;
+            let body: Value = serde_json::from_str(&text)
+                .with_context(|| format!("`{}` is not JSON", file.display()))?;
             conn.json(M::POST, &base(&principal), Some(body))?
         }
-        AuthorizationsCommand::Revoke { principal, id } => {
-            conn.json(M::DELETE, &format!("{}/{}", base(&principal), urlencoding::encode(&id)), None)?
-        }
+        AuthorizationsCommand::Revoke { principal, id } => conn.json(
+            M::DELETE,
+            &format!("{}/{}", base(&principal), urlencoding::encode(&id)),
+            None,
+        )?,
         AuthorizationsCommand::List { principal } => conn.json(M::GET, &base(&principal), None)?,
     };
     print(out, &v, pretty);
@@ -385,8 +512,12 @@ pub enum TokensCommand {
         #[arg(long, default_value_t = 90)]
         days: u32,
     },
-    List { principal: String },
-    Revoke { id: String },
+    List {
+        principal: String,
+    },
+    Revoke {
+        id: String,
+    },
 }
 
 pub fn tokens(c: &ClientArgs, out: OutputArgs, cmd: TokensCommand) -> anyhow::Result<()> {
@@ -398,10 +529,16 @@ pub fn tokens(c: &ClientArgs, out: OutputArgs, cmd: TokensCommand) -> anyhow::Re
             &format!("/v1/principals/{}/tokens", urlencoding::encode(&principal)),
             Some(json!({"days": days})),
         )?,
-        TokensCommand::List { principal } => {
-            conn.json(M::GET, &format!("/v1/principals/{}/tokens", urlencoding::encode(&principal)), None)?
-        }
-        TokensCommand::Revoke { id } => conn.json(M::DELETE, &format!("/v1/tokens/{}", urlencoding::encode(&id)), None)?,
+        TokensCommand::List { principal } => conn.json(
+            M::GET,
+            &format!("/v1/principals/{}/tokens", urlencoding::encode(&principal)),
+            None,
+        )?,
+        TokensCommand::Revoke { id } => conn.json(
+            M::DELETE,
+            &format!("/v1/tokens/{}", urlencoding::encode(&id)),
+            None,
+        )?,
     };
     print(out, &v, pretty);
     Ok(())

@@ -65,7 +65,11 @@ pub fn server(a: ServerArgs) -> anyhow::Result<()> {
     cfg.tls.insecure_http |= a.insecure_http;
     let filter = tracing_subscriber::EnvFilter::try_from_env("ITARVAULT_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt().json().with_writer(io::stderr).with_env_filter(filter).try_init();
+    let _ = tracing_subscriber::fmt()
+        .json()
+        .with_writer(io::stderr)
+        .with_env_filter(filter)
+        .try_init();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -149,7 +153,12 @@ pub struct QueryArgs {
 #[derive(Args, Debug)]
 pub struct AuditArgs {
     /// The server's data directory.
-    #[arg(long, env = "ITARVAULT_DATA_DIR", default_value = "itarvault-data", global = true)]
+    #[arg(
+        long,
+        env = "ITARVAULT_DATA_DIR",
+        default_value = "itarvault-data",
+        global = true
+    )]
     data_dir: PathBuf,
 }
 
@@ -164,7 +173,8 @@ pub fn audit(a: &AuditArgs, out: OutputArgs, cmd: AuditCommand) -> anyhow::Resul
         AuditCommand::Verify => {
             let key = p.verifying_key()?;
             let head = p.read_head()?;
-            let log = File::open(p.log()).with_context(|| format!("opening `{}`", p.log().display()))?;
+            let log =
+                File::open(p.log()).with_context(|| format!("opening `{}`", p.log().display()))?;
             let rep = verify(BufReader::new(log), &[key], head.as_ref());
             if out.json {
                 println!("{}", serde_json::to_string(&rep)?);
@@ -178,7 +188,11 @@ pub fn audit(a: &AuditArgs, out: OutputArgs, cmd: AuditCommand) -> anyhow::Resul
                 for n in &rep.notes {
                     println!("note: {n}");
                 }
-                let state = if rep.is_intact() { "intact" } else { "NOT INTACT" };
+                let state = if rep.is_intact() {
+                    "intact"
+                } else {
+                    "NOT INTACT"
+                };
                 println!(
                     "audit trail {state}: {} records (seq 1..{}), {} signed checkpoints (last at seq {}), head {}",
                     rep.records,
@@ -210,9 +224,13 @@ pub fn audit(a: &AuditArgs, out: OutputArgs, cmd: AuditCommand) -> anyhow::Resul
                 let t = OffsetDateTime::parse(&rec.time, &Rfc3339).ok();
                 let object_ok = q.object.as_deref().is_none_or(|o| {
                     let (b, k) = o.split_once('/').unwrap_or((o, ""));
-                    ev.bucket.as_deref() == Some(b) && (k.is_empty() || ev.object.as_deref() == Some(k))
+                    ev.bucket.as_deref() == Some(b)
+                        && (k.is_empty() || ev.object.as_deref() == Some(k))
                 });
-                let keep = q.principal.as_deref().is_none_or(|p| ev.principal.as_deref() == Some(p))
+                let keep = q
+                    .principal
+                    .as_deref()
+                    .is_none_or(|p| ev.principal.as_deref() == Some(p))
                     && object_ok
                     && q.outcome.as_deref().is_none_or(|d| ev.outcome == d)
                     && q.kind.as_deref().is_none_or(|k| ev.kind == k)
@@ -235,13 +253,20 @@ pub fn audit(a: &AuditArgs, out: OutputArgs, cmd: AuditCommand) -> anyhow::Resul
                         e.kind,
                         e.outcome,
                         e.principal.as_deref().unwrap_or("-"),
-                        e.addr.as_deref().map(|a| format!("{a}/{}", e.country.as_deref().unwrap_or("??"))).unwrap_or_else(|| "-".into()),
+                        e.addr
+                            .as_deref()
+                            .map(|a| format!("{a}/{}", e.country.as_deref().unwrap_or("??")))
+                            .unwrap_or_else(|| "-".into()),
                         match (&e.bucket, &e.object) {
                             (Some(b), Some(o)) => format!("{b}/{o} "),
                             (Some(b), None) => format!("{b}/ "),
                             _ => String::new(),
                         },
-                        e.reasons.iter().map(|r| r.rule.as_str()).collect::<Vec<_>>().join(",")
+                        e.reasons
+                            .iter()
+                            .map(|r| r.rule.as_str())
+                            .collect::<Vec<_>>()
+                            .join(",")
                     );
                 }
                 eprintln!("{} records", found.len());
@@ -252,16 +277,25 @@ pub fn audit(a: &AuditArgs, out: OutputArgs, cmd: AuditCommand) -> anyhow::Resul
 }
 
 fn parse_time(s: &str) -> anyhow::Result<OffsetDateTime> {
-    OffsetDateTime::parse(s, &Rfc3339).with_context(|| format!("`{s}` is not an RFC 3339 time (e.g. 2026-11-22T10:00:00Z)"))
+    OffsetDateTime::parse(s, &Rfc3339)
+        .with_context(|| format!("`{s}` is not an RFC 3339 time (e.g. 2026-11-22T10:00:00Z)"))
 }
 
-fn each_record(log: &Path, mut f: impl FnMut(&[u8], &Record) -> anyhow::Result<()>) -> anyhow::Result<()> {
-    let r = BufReader::new(File::open(log).with_context(|| format!("opening `{}`", log.display()))?);
+fn each_record(
+    log: &Path,
+    mut f: impl FnMut(&[u8], &Record) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let r =
+        BufReader::new(File::open(log).with_context(|| format!("opening `{}`", log.display()))?);
     for (i, line) in r.split(b'\n').enumerate() {
         let line = line.with_context(|| format!("reading `{}`", log.display()))?;
         match parse_line(&line) {
             Ok(rec) => f(&line, &rec)?,
-            Err(e) => bail!("line {} of `{}` is not a valid record ({e})\nrun `itarvault audit verify`", i + 1, log.display()),
+            Err(e) => bail!(
+                "line {} of `{}` is not a valid record ({e})\nrun `itarvault audit verify`",
+                i + 1,
+                log.display()
+            ),
         }
     }
     Ok(())
@@ -278,7 +312,8 @@ fn ocsf(r: &Record) -> Value {
         _ => (99, "Other"),
     };
     let success = matches!(e.outcome.as_str(), "ok" | "allow");
-    let ms = OffsetDateTime::parse(&r.time, &Rfc3339).map_or(0, |t| (t.unix_timestamp_nanos() / 1_000_000) as i64);
+    let ms = OffsetDateTime::parse(&r.time, &Rfc3339)
+        .map_or(0, |t| (t.unix_timestamp_nanos() / 1_000_000) as i64);
     json!({
         "class_uid": 6003,
         "class_name": "API Activity",

@@ -41,7 +41,14 @@ impl Drop for Vault {
 
 fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_itarvault"));
-    for v in ["ITARVAULT_TOKEN", "ITARVAULT_TOKEN_FILE", "ITARVAULT_CACERT", "ITARVAULT_SERVER", "ITARVAULT_CONFIG", "ITARVAULT_DATA_DIR"] {
+    for v in [
+        "ITARVAULT_TOKEN",
+        "ITARVAULT_TOKEN_FILE",
+        "ITARVAULT_CACERT",
+        "ITARVAULT_SERVER",
+        "ITARVAULT_CONFIG",
+        "ITARVAULT_DATA_DIR",
+    ] {
         c.env_remove(v);
     }
     c.stdin(Stdio::null());
@@ -140,13 +147,22 @@ impl Vault {
 
     fn ok(&self, token: &str, source: &str, args: &[&str]) -> String {
         let o = self.run(token, source, args);
-        assert!(o.status.success(), "{args:?} failed: {}", String::from_utf8_lossy(&o.stderr));
+        assert!(
+            o.status.success(),
+            "{args:?} failed: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
         String::from_utf8(o.stdout).unwrap()
     }
 
     fn fails(&self, token: &str, source: &str, args: &[&str], code: i32) -> String {
         let o = self.run(token, source, args);
-        assert_eq!(o.status.code(), Some(code), "{args:?}: {}", String::from_utf8_lossy(&o.stderr));
+        assert_eq!(
+            o.status.code(),
+            Some(code),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
         String::from_utf8(o.stderr).unwrap()
     }
 
@@ -186,11 +202,13 @@ impl Vault {
         for c in rustls_pemfile::certs(&mut pem.as_slice()) {
             roots.add(c.unwrap()).unwrap();
         }
-        rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_root_certificates(roots)
-            .with_no_client_auth()
+        rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::aws_lc_rs::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth()
     }
 
     /// Sends raw bytes over TLS and returns what came back (for requests no
@@ -199,7 +217,11 @@ impl Vault {
         let addr = self.url.trim_start_matches("https://");
         let tcp = std::net::TcpStream::connect(addr).unwrap();
         tcp.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-        let conn = rustls::ClientConnection::new(Arc::new(self.tls_client()), "localhost".try_into().unwrap()).unwrap();
+        let conn = rustls::ClientConnection::new(
+            Arc::new(self.tls_client()),
+            "localhost".try_into().unwrap(),
+        )
+        .unwrap();
         let mut s = rustls::StreamOwned::new(conn, tcp);
         s.write_all(request).unwrap();
         s.flush().unwrap();
@@ -220,7 +242,13 @@ impl Vault {
 
 fn write_private(p: &Path, text: &str) {
     use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(p).unwrap();
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(p)
+        .unwrap();
     f.write_all(text.as_bytes()).unwrap();
 }
 
@@ -231,33 +259,75 @@ fn cast() -> Vault {
     v.person("alice", "us_citizen", &["US"]);
     v.person("bob", "foreign_person", &["CN"]);
     v.person("gwen", "foreign_person", &["GB"]);
-    std::fs::write(v.p("blade.step"), b"ISO-10303-21; turbine blade cooling passages, rev C\n".repeat(3000)).unwrap();
+    std::fs::write(
+        v.p("blade.step"),
+        b"ISO-10303-21; turbine blade cooling passages, rev C\n".repeat(3000),
+    )
+    .unwrap();
     v
 }
 
 #[test]
 fn the_newcomer_story_holds_end_to_end() {
     let v = cast();
-    v.ok("alice.tok", US, &["put", "designs/engines/blade.step", "blade.step", "--label", "ITAR:XI(a)(3);CUI//SP-EXPT"]);
-    v.ok("alice.tok", US, &["get", "designs/engines/blade.step", "back.step"]);
-    assert_eq!(std::fs::read(v.p("back.step")).unwrap(), std::fs::read(v.p("blade.step")).unwrap());
+    v.ok(
+        "alice.tok",
+        US,
+        &[
+            "put",
+            "designs/engines/blade.step",
+            "blade.step",
+            "--label",
+            "ITAR:XI(a)(3);CUI//SP-EXPT",
+        ],
+    );
+    v.ok(
+        "alice.tok",
+        US,
+        &["get", "designs/engines/blade.step", "back.step"],
+    );
+    assert_eq!(
+        std::fs::read(v.p("back.step")).unwrap(),
+        std::fs::read(v.p("blade.step")).unwrap()
+    );
 
     // A foreign person in the US: a deemed export without an authorization.
-    let err = v.fails("bob.tok", US, &["get", "designs/engines/blade.step", "bob.step"], 1);
-    assert!(err.contains("deemed-export-foreign-person") && err.contains("22 CFR 120.56"), "{err}");
+    let err = v.fails(
+        "bob.tok",
+        US,
+        &["get", "designs/engines/blade.step", "bob.step"],
+        1,
+    );
+    assert!(
+        err.contains("deemed-export-foreign-person") && err.contains("22 CFR 120.56"),
+        "{err}"
+    );
     assert!(!v.p("bob.step").exists());
     // A US person connecting from a proscribed country.
-    let err = v.fails("alice.tok", CN, &["get", "designs/engines/blade.step", "cn.step"], 1);
+    let err = v.fails(
+        "alice.tok",
+        CN,
+        &["get", "designs/engines/blade.step", "cn.step"],
+        1,
+    );
     assert!(err.contains("located-in-proscribed-country"), "{err}");
     // From nowhere known: fail closed.
-    let err = v.fails("alice.tok", NOWHERE, &["get", "designs/engines/blade.step", "x.step"], 1);
+    let err = v.fails(
+        "alice.tok",
+        NOWHERE,
+        &["get", "designs/engines/blade.step", "x.step"],
+        1,
+    );
     assert!(err.contains("unknown-location"), "{err}");
 
     // Stored bytes are ciphertext only.
     let plain = std::fs::read(v.p("blade.step")).unwrap();
     for f in walk(&v.p("data/blobs/objects")) {
         let b = std::fs::read(&f).unwrap();
-        assert!(!b.windows(32).any(|w| plain.starts_with(w)), "plaintext in {f:?}");
+        assert!(
+            !b.windows(32).any(|w| plain.starts_with(w)),
+            "plaintext in {f:?}"
+        );
     }
 
     let o = v.audit(&["verify"]);
@@ -269,11 +339,19 @@ fn the_newcomer_story_holds_end_to_end() {
     assert_eq!(denies[0]["event"]["country"], "US");
     assert_eq!(denies[1]["event"]["country"], "CN");
     assert_eq!(denies[0]["event"]["label"], "ITAR:XI(a)(3);CUI//SP-EXPT");
-    let cites: Vec<_> = denies[0]["event"]["reasons"].as_array().unwrap().iter().map(|r| r["cite"].as_str().unwrap()).collect();
+    let cites: Vec<_> = denies[0]["event"]["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["cite"].as_str().unwrap())
+        .collect();
     assert!(cites.contains(&"22 CFR 120.56(a)(2)"), "{cites:?}");
     let release = v.audit_json(&["--kind", "object.get", "--outcome", "allow"]);
     assert_eq!(release.len(), 1);
-    assert!(release[0]["event"]["key"].as_str().unwrap().starts_with("unwrap local:bucket/designs v1"));
+    assert!(release[0]["event"]["key"]
+        .as_str()
+        .unwrap()
+        .starts_with("unwrap local:bucket/designs v1"));
 }
 
 fn walk(dir: &Path) -> Vec<PathBuf> {
@@ -292,31 +370,68 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
 #[test]
 fn an_authorization_allows_exactly_what_it_covers_and_revocation_ends_it() {
     let v = cast();
-    v.ok("alice.tok", US, &["put", "designs/b.step", "blade.step", "-l", "ITAR:XI"]);
+    v.ok(
+        "alice.tok",
+        US,
+        &["put", "designs/b.step", "blade.step", "-l", "ITAR:XI"],
+    );
     std::fs::write(
         v.p("dsp5.json"),
         r#"{"id":"DSP5-1","type":"DSP-5","countries":["GB"],"usml_categories":["XI"],"eccns":[],"expires":"2099-01-01"}"#,
     )
     .unwrap();
     v.fails("gwen.tok", GB, &["get", "designs/b.step", "g.step"], 1);
-    v.ok("admin.tok", US, &["authorizations", "add", "gwen", "--file", "dsp5.json"]);
+    v.ok(
+        "admin.tok",
+        US,
+        &["authorizations", "add", "gwen", "--file", "dsp5.json"],
+    );
     v.ok("gwen.tok", GB, &["get", "designs/b.step", "g.step"]);
-    let allowed = v.audit_json(&["--principal", "gwen", "--outcome", "allow", "--kind", "object.get"]);
+    let allowed = v.audit_json(&[
+        "--principal",
+        "gwen",
+        "--outcome",
+        "allow",
+        "--kind",
+        "object.get",
+    ]);
     assert_eq!(allowed[0]["event"]["authorization"], "DSP5-1");
     // Not from China, whatever the license says.
     v.fails("gwen.tok", CN, &["get", "designs/b.step", "g2.step"], 1);
-    v.ok("admin.tok", US, &["authorizations", "revoke", "gwen", "DSP5-1"]);
+    v.ok(
+        "admin.tok",
+        US,
+        &["authorizations", "revoke", "gwen", "DSP5-1"],
+    );
     v.fails("gwen.tok", GB, &["get", "designs/b.step", "g3.step"], 1);
     // An authorization the decision model cannot read is refused at the door.
-    std::fs::write(v.p("bad.json"), r#"{"id":"X","type":"DSP-5","countries":["ZZ"],"expires":"2099-13-01"}"#).unwrap();
-    let err = v.fails("admin.tok", US, &["authorizations", "add", "gwen", "--file", "bad.json"], 2);
-    assert!(err.contains("$.countries[0]") && err.contains("$.expires"), "{err}");
+    std::fs::write(
+        v.p("bad.json"),
+        r#"{"id":"X","type":"DSP-5","countries":["ZZ"],"expires":"2099-13-01"}"#,
+    )
+    .unwrap();
+    let err = v.fails(
+        "admin.tok",
+        US,
+        &["authorizations", "add", "gwen", "--file", "bad.json"],
+        2,
+    );
+    assert!(
+        err.contains("$.countries[0]") && err.contains("$.expires"),
+        "{err}"
+    );
 }
 
 #[test]
 fn writes_need_a_label_and_a_writer_and_a_place_the_rules_allow() {
     let v = cast();
-    let put = |tok: &str, src: &str, label: &str| v.run(tok, src, &["put", "designs/x.step", "blade.step", "-l", label]);
+    let put = |tok: &str, src: &str, label: &str| {
+        v.run(
+            tok,
+            src,
+            &["put", "designs/x.step", "blade.step", "-l", label],
+        )
+    };
     // From a proscribed country: sent from a 126.1 country.
     let o = put("alice.tok", CN, "ITAR:XI");
     assert_eq!(o.status.code(), Some(1));
@@ -332,23 +447,38 @@ fn writes_need_a_label_and_a_writer_and_a_place_the_rules_allow() {
         body.len()
     );
     let resp = v.raw(req.as_bytes(), false);
-    assert!(resp.starts_with("HTTP/1.1 400") && resp.contains("label-missing"), "{resp}");
+    assert!(
+        resp.starts_with("HTTP/1.1 400") && resp.contains("label-missing"),
+        "{resp}"
+    );
     // Nothing became visible.
     let ls = v.ok("alice.tok", US, &["ls", "designs", "--json"]);
     assert_eq!(ls.trim(), "[]");
     let recorded = v.audit_json(&["--kind", "decision", "--outcome", "deny"]);
-    assert!(recorded.iter().any(|r| r["event"]["reasons"][0]["rule"] == "write-from-proscribed-country"));
+    assert!(recorded
+        .iter()
+        .any(|r| r["event"]["reasons"][0]["rule"] == "write-from-proscribed-country"));
 }
 
 #[test]
 fn bad_requests_get_precise_errors_and_audit_records() {
     let v = cast();
-    v.ok("alice.tok", US, &["put", "designs/ok.step", "blade.step", "-l", "EAR99"]);
+    v.ok(
+        "alice.tok",
+        US,
+        &["put", "designs/ok.step", "blade.step", "-l", "EAR99"],
+    );
     let cases: &[(&[&str], &str)] = &[
         (&["get", "nosuch/x", "o1"], "bucket `nosuch` does not exist"),
-        (&["get", "designs/missing", "o2"], "does not exist in bucket"),
+        (
+            &["get", "designs/missing", "o2"],
+            "does not exist in bucket",
+        ),
         (&["get", "designs/a/../b", "o3"], "`.` or `..` segment"),
-        (&["put", "designs/a//b", "blade.step", "-l", "EAR99"], "empty, `.` or `..` segment"),
+        (
+            &["put", "designs/a//b", "blade.step", "-l", "EAR99"],
+            "empty, `.` or `..` segment",
+        ),
         (&["principals", "list"], "needs the `admin` role"),
     ];
     for (args, want) in cases {
@@ -356,18 +486,30 @@ fn bad_requests_get_precise_errors_and_audit_records() {
         assert!(err.contains(want), "{args:?}: {err}");
     }
     let long = format!("designs/{}", "k".repeat(1100));
-    assert!(v.fails("alice.tok", US, &["stat", &long], 2).contains("400"));
+    assert!(v
+        .fails("alice.tok", US, &["stat", &long], 2)
+        .contains("400"));
     // Through raw HTTP, what a URL library would normalise away or refuse to send.
-    for (path, want) in [("a%00b", "control character"), ("a/%2E%2E/b", "`..` segment"), ("a/../b", "`..` segment")] {
+    for (path, want) in [
+        ("a%00b", "control character"),
+        ("a/%2E%2E/b", "`..` segment"),
+        ("a/../b", "`..` segment"),
+    ] {
         let req = format!(
             "GET /v1/buckets/designs/objects/{path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nConnection: close\r\n\r\n",
             v.admin_token()
         );
         let resp = v.raw(req.as_bytes(), false);
-        assert!(resp.starts_with("HTTP/1.1 400") && resp.contains(want), "{path}: {resp}");
+        assert!(
+            resp.starts_with("HTTP/1.1 400") && resp.contains(want),
+            "{path}: {resp}"
+        );
     }
     // Oversized headers.
-    let req = format!("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n", "a".repeat(100_000));
+    let req = format!(
+        "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+        "a".repeat(100_000)
+    );
     let resp = v.raw(req.as_bytes(), false);
     assert!(resp.starts_with("HTTP/1.1 431"), "{resp}");
     // Every request that reached the server left a record (the CLI refuses bad keys
@@ -389,7 +531,10 @@ fn forged_revoked_and_disabled_credentials_are_refused_and_recorded() {
     write_private(&v.p("junk.tok"), "not-a-token");
     for t in ["forged.tok", "junk.tok"] {
         let err = v.fails(t, US, &["whoami"], 2);
-        assert!(err.contains("401") && err.contains("not valid") || err.contains("malformed"), "{err}");
+        assert!(
+            err.contains("401") && err.contains("not valid") || err.contains("malformed"),
+            "{err}"
+        );
     }
     let id = &real[4..20];
     v.ok("admin.tok", US, &["tokens", "revoke", id]);
@@ -415,13 +560,25 @@ fn an_upload_cut_short_leaves_nothing_behind() {
     loop {
         let errs = v.audit_json(&["--kind", "object.put", "--outcome", "error"]);
         if !errs.is_empty() {
-            assert!(errs[0]["event"]["detail"].as_str().unwrap().contains("ended early"), "{errs:?}");
+            assert!(
+                errs[0]["event"]["detail"]
+                    .as_str()
+                    .unwrap()
+                    .contains("ended early"),
+                "{errs:?}"
+            );
             break;
         }
-        assert!(Instant::now() < deadline, "no audit record of the cut-short upload");
+        assert!(
+            Instant::now() < deadline,
+            "no audit record of the cut-short upload"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
-    assert_eq!(v.ok("alice.tok", US, &["ls", "designs", "--json"]).trim(), "[]");
+    assert_eq!(
+        v.ok("alice.tok", US, &["ls", "designs", "--json"]).trim(),
+        "[]"
+    );
     assert!(walk(&v.p("data/blobs/objects")).is_empty());
     assert!(walk(&v.p("data/blobs/tmp")).is_empty());
 }
@@ -429,17 +586,28 @@ fn an_upload_cut_short_leaves_nothing_behind() {
 #[test]
 fn tampering_with_the_audit_trail_is_detected_and_the_server_refuses_it() {
     let mut v = cast();
-    v.ok("alice.tok", US, &["put", "designs/t.step", "blade.step", "-l", "EAR99"]);
+    v.ok(
+        "alice.tok",
+        US,
+        &["put", "designs/t.step", "blade.step", "-l", "EAR99"],
+    );
     v.kill9();
     let log = v.p("data/audit/log.jsonl");
     let text = std::fs::read_to_string(&log).unwrap();
     let edited = text.replacen("\"outcome\":\"deny\"", "\"outcome\":\"allow\"", 1);
-    let edited = if edited == text { text.replacen("\"alice\"", "\"mallory\"", 1) } else { edited };
+    let edited = if edited == text {
+        text.replacen("\"alice\"", "\"mallory\"", 1)
+    } else {
+        edited
+    };
     std::fs::write(&log, &edited).unwrap();
     let o = v.audit(&["verify"]);
     assert_eq!(o.status.code(), Some(1));
     let out = String::from_utf8_lossy(&o.stdout);
-    assert!(out.contains("problem at line") && out.contains("NOT INTACT"), "{out}");
+    assert!(
+        out.contains("problem at line") && out.contains("NOT INTACT"),
+        "{out}"
+    );
     let err = v.launch().unwrap_err();
     assert!(err.contains("failed verification"), "{err}");
     // Truncation, with the edit undone.
@@ -489,7 +657,8 @@ fn kill_9_during_concurrent_uploads_loses_no_acknowledged_object() {
     }
     assert!(acked > 0, "no upload was acknowledged before the kill");
     // Whatever is listed reads back whole; nothing half-written is visible.
-    let listed: Vec<serde_json::Value> = serde_json::from_str(&v.ok("alice.tok", US, &["ls", "designs", "--json"])).unwrap();
+    let listed: Vec<serde_json::Value> =
+        serde_json::from_str(&v.ok("alice.tok", US, &["ls", "designs", "--json"])).unwrap();
     assert!(listed.len() >= acked);
     for o in listed {
         let key = o["key"].as_str().unwrap();
@@ -507,17 +676,42 @@ fn a_backend_in_a_proscribed_country_is_refused_at_start() {
         dir.path().join("data")
     );
     std::fs::write(dir.path().join("c.toml"), cfg).unwrap();
-    let o = bin().args(["server", "--config"]).arg(dir.path().join("c.toml")).output().unwrap();
+    let o = bin()
+        .args(["server", "--config"])
+        .arg(dir.path().join("c.toml"))
+        .output()
+        .unwrap();
     assert_eq!(o.status.code(), Some(2));
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("proscribed country") && err.contains("126.1"), "{err}");
+    assert!(
+        err.contains("proscribed country") && err.contains("126.1"),
+        "{err}"
+    );
     // And a typo in the config is an error, not a default.
-    std::fs::write(dir.path().join("t.toml"), "[residency]\nmdoe = \"carve_out\"\n").unwrap();
-    let o = bin().args(["server", "--config"]).arg(dir.path().join("t.toml")).output().unwrap();
+    std::fs::write(
+        dir.path().join("t.toml"),
+        "[residency]\nmdoe = \"carve_out\"\n",
+    )
+    .unwrap();
+    let o = bin()
+        .args(["server", "--config"])
+        .arg(dir.path().join("t.toml"))
+        .output()
+        .unwrap();
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("unknown field `mdoe`"));
     // Plain HTTP on a network address is refused.
-    let o = bin().args(["server", "--insecure-http", "--listen", "0.0.0.0:0", "--data-dir"]).arg(dir.path().join("d2")).output().unwrap();
+    let o = bin()
+        .args([
+            "server",
+            "--insecure-http",
+            "--listen",
+            "0.0.0.0:0",
+            "--data-dir",
+        ])
+        .arg(dir.path().join("d2"))
+        .output()
+        .unwrap();
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("loopback"));
 }
@@ -526,13 +720,27 @@ fn a_backend_in_a_proscribed_country_is_refused_at_start() {
 fn residency_us_only_keeps_controlled_data_out_of_foreign_backends() {
     let extra = "[[backends]]\nname = \"local\"\nkind = \"local\"\ncountry = \"US\"\noperator = \"self\"\n[[backends]]\nname = \"eu\"\nkind = \"local\"\npath = \"eu-blobs\"\ncountry = \"DE\"\noperator = \"a cloud provider\"\n";
     let v = Vault::start_with(extra);
-    v.ok("admin.tok", US, &["buckets", "create", "europe", "--backend", "eu"]);
+    v.ok(
+        "admin.tok",
+        US,
+        &["buckets", "create", "europe", "--backend", "eu"],
+    );
     v.person("alice", "us_citizen", &["US"]);
     std::fs::write(v.p("f"), b"data").unwrap();
-    let err = v.fails("alice.tok", US, &["put", "europe/f", "f", "-l", "ITAR:XI"], 1);
+    let err = v.fails(
+        "alice.tok",
+        US,
+        &["put", "europe/f", "f", "-l", "ITAR:XI"],
+        1,
+    );
     assert!(err.contains("residency-us-only"), "{err}");
     // Public data is not controlled, but the org's US-only mode still applies to it.
-    let err = v.fails("alice.tok", US, &["put", "europe/p", "f", "-l", "PUBLIC"], 1);
+    let err = v.fails(
+        "alice.tok",
+        US,
+        &["put", "europe/p", "f", "-l", "PUBLIC"],
+        1,
+    );
     assert!(err.contains("residency-us-only"), "{err}");
 }
 
@@ -547,7 +755,8 @@ fn the_decide_endpoint_answers_in_the_spec_format_and_is_audited() {
     );
     let resp = v.raw(http.as_bytes(), false);
     assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
-    let body: serde_json::Value = serde_json::from_str(resp.split("\r\n\r\n").nth(1).unwrap()).unwrap();
+    let body: serde_json::Value =
+        serde_json::from_str(resp.split("\r\n\r\n").nth(1).unwrap()).unwrap();
     assert_eq!(body["decision"], "deny");
     assert_eq!(body["authorization_used"], serde_json::Value::Null);
     let bad = r#"{"principal":{"id":"c","person_status":"martian","citizenships":["XX"]},"action":"read","context":{},"resource":{}}"#;
@@ -558,7 +767,10 @@ fn the_decide_endpoint_answers_in_the_spec_format_and_is_audited() {
     );
     let resp = v.raw(http.as_bytes(), false);
     assert!(resp.starts_with("HTTP/1.1 400"), "{resp}");
-    assert!(resp.contains("$.principal.person_status") && resp.contains("$.principal.citizenships[0]"), "{resp}");
+    assert!(
+        resp.contains("$.principal.person_status") && resp.contains("$.principal.citizenships[0]"),
+        "{resp}"
+    );
     let rec = v.audit_json(&["--kind", "decide.api"]);
     assert_eq!(rec.len(), 2);
     assert_eq!(rec[0]["event"]["outcome"], "deny");
@@ -567,9 +779,17 @@ fn the_decide_endpoint_answers_in_the_spec_format_and_is_audited() {
 #[test]
 fn health_metrics_and_openapi_are_served() {
     let v = Vault::start();
-    let get = |path: &str| v.raw(format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(), false);
+    let get = |path: &str| {
+        v.raw(
+            format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
+            false,
+        )
+    };
     assert!(get("/healthz").contains("\"status\":\"ok\""));
     let m = get("/metrics");
-    assert!(m.contains("itarvault_audit_records_total") && m.contains("itarvault_fips_mode"), "{m}");
+    assert!(
+        m.contains("itarvault_audit_records_total") && m.contains("itarvault_fips_mode"),
+        "{m}"
+    );
     assert!(get("/openapi.json").contains("\"openapi\""));
 }

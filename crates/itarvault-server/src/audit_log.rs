@@ -37,7 +37,9 @@ pub struct AuditPaths {
 
 impl AuditPaths {
     pub fn new(dir: &Path) -> Self {
-        Self { dir: dir.to_owned() }
+        Self {
+            dir: dir.to_owned(),
+        }
     }
     pub fn log(&self) -> PathBuf {
         self.dir.join("log.jsonl")
@@ -56,8 +58,10 @@ impl AuditPaths {
     pub fn signer(&self) -> Result<Signer, AuditError> {
         let p = self.key();
         if p.exists() {
-            itarvault_keys::check_private(&p).map_err(|e| AuditError::Key(p.clone(), e.to_string()))?;
-            let der = zeroize::Zeroizing::new(fs::read(&p).map_err(|e| AuditError::Io(p.clone(), e))?);
+            itarvault_keys::check_private(&p)
+                .map_err(|e| AuditError::Key(p.clone(), e.to_string()))?;
+            let der =
+                zeroize::Zeroizing::new(fs::read(&p).map_err(|e| AuditError::Io(p.clone(), e))?);
             return Signer::from_pkcs8(&der).map_err(|e| AuditError::Key(p.clone(), e.to_string()));
         }
         fs::create_dir_all(&self.dir).map_err(|e| AuditError::Io(self.dir.clone(), e))?;
@@ -126,11 +130,7 @@ impl AuditLog {
             .open(&log_path)
             .map_err(|e| AuditError::Io(log_path.clone(), e))?;
         let head = paths.read_head()?;
-        let report = verify(
-            BufReader::new(&file),
-            &[signer.public_key()],
-            head.as_ref(),
-        );
+        let report = verify(BufReader::new(&file), &[signer.public_key()], head.as_ref());
         if let Some(p) = report.problems.first() {
             return Err(AuditError::Tampered(
                 log_path,
@@ -140,11 +140,14 @@ impl AuditLog {
         let mut recovered = None;
         if !report.notes.is_empty() {
             let keep = complete_prefix_len(&log_path)?;
-            file.set_len(keep).map_err(|e| AuditError::Io(log_path.clone(), e))?;
-            file.sync_all().map_err(|e| AuditError::Io(log_path.clone(), e))?;
+            file.set_len(keep)
+                .map_err(|e| AuditError::Io(log_path.clone(), e))?;
+            file.sync_all()
+                .map_err(|e| AuditError::Io(log_path.clone(), e))?;
             recovered = Some(report.notes.join("; "));
         }
-        file.seek(SeekFrom::End(0)).map_err(|e| AuditError::Io(log_path.clone(), e))?;
+        file.seek(SeekFrom::End(0))
+            .map_err(|e| AuditError::Io(log_path.clone(), e))?;
         let chain = if report.records == 0 {
             Chain::new()
         } else {
@@ -273,7 +276,10 @@ impl Writer {
 
     fn fail(&self, group: &mut [Batch], why: &str) {
         self.failed.store(true, Ordering::SeqCst);
-        tracing::error!(error = why, "audit log write failed; refusing all further operations");
+        tracing::error!(
+            error = why,
+            "audit log write failed; refusing all further operations"
+        );
         for b in group.iter_mut() {
             let reply = std::mem::replace(&mut b.reply, oneshot::channel().0);
             let _ = reply.send(Err(AuditError::Unavailable(why.to_owned())));

@@ -210,7 +210,10 @@ impl Config {
         let mut names = std::collections::HashSet::new();
         for b in &self.backends {
             if !names.insert(b.name.as_str()) {
-                return Err(ConfigError::Invalid(format!("backend `{}` is declared twice", b.name)));
+                return Err(ConfigError::Invalid(format!(
+                    "backend `{}` is declared twice",
+                    b.name
+                )));
             }
             if b.kind != "local" {
                 return Err(ConfigError::Invalid(format!(
@@ -220,7 +223,9 @@ impl Config {
             }
         }
         if self.audit.checkpoint_interval_secs == 0 {
-            return Err(ConfigError::Invalid("`audit.checkpoint_interval_secs` must be at least 1".into()));
+            return Err(ConfigError::Invalid(
+                "`audit.checkpoint_interval_secs` must be at least 1".into(),
+            ));
         }
         Ok(())
     }

@@ -18,7 +18,7 @@ pub struct ApiError {
     pub hint: Option<String>,
     /// For export denials: the decision, exactly as `POST /v1/decide` would return it.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub decision: Option<Decision>,
+    pub decision: Option<Box<Decision>>,
     /// For invalid input: each problem with its JSON path.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub problems: Vec<itarvault_policy::InputProblem>,
@@ -66,10 +66,19 @@ impl ApiError {
 
     /// An export-control denial: 403 with the decision's reasons.
     pub fn denied(what: &str, d: Decision) -> Self {
-        let rules = d.reasons.iter().map(|r| r.rule).collect::<Vec<_>>().join(", ");
+        let rules = d
+            .reasons
+            .iter()
+            .map(|r| r.rule)
+            .collect::<Vec<_>>()
+            .join(", ");
         Self {
-            decision: Some(d),
-            ..Self::new(StatusCode::FORBIDDEN, "export-denied", format!("{what} denied by export rules ({rules})"))
+            decision: Some(Box::new(d)),
+            ..Self::new(
+                StatusCode::FORBIDDEN,
+                "export-denied",
+                format!("{what} denied by export rules ({rules})"),
+            )
         }
         .hint("the reasons name the rule and the fact that failed; see docs/rules.md")
     }
@@ -81,7 +90,11 @@ impl ApiError {
     }
 
     pub fn audit_unavailable(e: &crate::audit_log::AuditError) -> Self {
-        Self::new(StatusCode::SERVICE_UNAVAILABLE, "audit-unavailable", e.to_string())
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "audit-unavailable",
+            e.to_string(),
+        )
     }
 }
 
@@ -96,7 +109,11 @@ impl From<itarvault_store::StoreError> for ApiError {
         use itarvault_store::StoreError as S;
         match e {
             S::NotFound(what) => Self::not_found(format!("{what} does not exist")),
-            S::Exists(what) => Self::new(StatusCode::CONFLICT, "exists", format!("{what} already exists")),
+            S::Exists(what) => Self::new(
+                StatusCode::CONFLICT,
+                "exists",
+                format!("{what} already exists"),
+            ),
             other => Self::internal(other.to_string()),
         }
     }

@@ -67,13 +67,16 @@ pub fn load_policies(paths: &[PathBuf]) -> Result<Option<OrgPolicies>, ServerErr
         return Ok(None);
     }
     let read = |p: &Path| {
-        std::fs::read_to_string(p).map_err(|e| ServerError::Policies(format!("reading `{}`: {e}", p.display())))
+        std::fs::read_to_string(p)
+            .map_err(|e| ServerError::Policies(format!("reading `{}`: {e}", p.display())))
     };
     let mut sources = Vec::new();
     for p in paths {
         let files = if p.is_dir() {
             let mut v: Vec<_> = std::fs::read_dir(p)
-                .map_err(|e| ServerError::Policies(format!("reading directory `{}`: {e}", p.display())))?
+                .map_err(|e| {
+                    ServerError::Policies(format!("reading directory `{}`: {e}", p.display()))
+                })?
                 .filter_map(|e| e.ok().map(|e| e.path()))
                 .filter(|f| f.extension().is_some_and(|x| x == "cedar"))
                 .collect();
@@ -110,7 +113,10 @@ impl std::fmt::Debug for Started {
         f.debug_struct("Started")
             .field("addr", &self.addr)
             .field("fingerprint", &self.fingerprint)
-            .field("admin_token", &self.admin_token.as_ref().map(|_| "<redacted>"))
+            .field(
+                "admin_token",
+                &self.admin_token.as_ref().map(|_| "<redacted>"),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -125,7 +131,9 @@ pub struct Server {
 
 impl std::fmt::Debug for Server {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Server").field("started", &self.started).finish_non_exhaustive()
+        f.debug_struct("Server")
+            .field("started", &self.started)
+            .finish_non_exhaustive()
     }
 }
 
@@ -146,9 +154,14 @@ fn open_keystore(dir: &Path) -> Result<LocalKeystore, ServerError> {
     Ok(LocalKeystore::init(&ks, &secret)?)
 }
 
-fn open_backends(cfg: &Config, meta: &dyn Metadata) -> Result<HashMap<String, Backend>, ServerError> {
+fn open_backends(
+    cfg: &Config,
+    meta: &dyn Metadata,
+) -> Result<HashMap<String, Backend>, ServerError> {
     let today = OffsetDateTime::now_utc().date();
-    let data = data().ok_or_else(|| ServerError::Refused("the embedded regulatory data failed to load (a build defect)".into()))?;
+    let data = data().ok_or_else(|| {
+        ServerError::Refused("the embedded regulatory data failed to load (a build defect)".into())
+    })?;
     let mut out = HashMap::new();
     for b in cfg.effective_backends() {
         let country = Country::parse(&b.country).ok_or_else(|| {
@@ -200,7 +213,8 @@ fn first_admin(meta: &dyn Metadata) -> Result<Option<Zeroizing<String>>, ServerE
         disabled: false,
         created: now,
     })?;
-    let t = token::mint().map_err(|_| ServerError::Refused("the random number generator failed".into()))?;
+    let t = token::mint()
+        .map_err(|_| ServerError::Refused("the random number generator failed".into()))?;
     meta.add_token(&TokenRecord {
         id: t.id.clone(),
         principal: "admin".into(),
@@ -247,19 +261,27 @@ impl Server {
                 (Some(c), Some(k)) => (c.clone(), k.clone(), false),
                 _ => {
                     let tdir = dir.join("tls");
-                    fsutil::private_dir(&tdir).map_err(|e| ServerError::DataDir(tdir.clone(), e))?;
+                    fsutil::private_dir(&tdir)
+                        .map_err(|e| ServerError::DataDir(tdir.clone(), e))?;
                     let (c, k) = (tdir.join("cert.pem"), tdir.join("key.pem"));
                     let made = tls::ensure_dev_cert(&c, &k)?;
                     (c, k, made)
                 }
             };
             let (sc, fp) = tls::server_config(&cert, &key)?;
-            (Some(tokio_rustls::TlsAcceptor::from(sc)), Some(fp), Some(cert), generated)
+            (
+                Some(tokio_rustls::TlsAcceptor::from(sc)),
+                Some(fp),
+                Some(cert),
+                generated,
+            )
         };
         let listener = TcpListener::bind(cfg.listen)
             .await
             .map_err(|e| ServerError::Listen(cfg.listen, e))?;
-        let addr = listener.local_addr().map_err(|e| ServerError::Listen(cfg.listen, e))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| ServerError::Listen(cfg.listen, e))?;
         let fips = aws_lc_rs::try_fips_mode().is_ok();
         let state = Arc::new(AppState {
             keyring: Keyring::new(vec![keystore.clone()]),
@@ -316,23 +338,32 @@ impl Server {
             let tls = self.tls.clone();
             let http = http.clone();
             tokio::spawn(async move {
-                let svc = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
-                    req.extensions_mut().insert(api::Peer(peer));
-                    tower::ServiceExt::oneshot(app.clone(), req)
-                });
+                let svc = hyper::service::service_fn(
+                    move |mut req: hyper::Request<hyper::body::Incoming>| {
+                        req.extensions_mut().insert(api::Peer(peer));
+                        tower::ServiceExt::oneshot(app.clone(), req)
+                    },
+                );
                 let res = match tls {
                     Some(acc) => {
-                        let stream = match tokio::time::timeout(Duration::from_secs(10), acc.accept(tcp)).await {
-                            Ok(Ok(s)) => s,
-                            Ok(Err(e)) => {
-                                tracing::debug!(%peer, error = %e, "TLS handshake failed");
-                                return;
-                            }
-                            Err(_) => return,
-                        };
-                        http.serve_connection(hyper_util::rt::TokioIo::new(stream), svc).await
+                        let stream =
+                            match tokio::time::timeout(Duration::from_secs(10), acc.accept(tcp))
+                                .await
+                            {
+                                Ok(Ok(s)) => s,
+                                Ok(Err(e)) => {
+                                    tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                                    return;
+                                }
+                                Err(_) => return,
+                            };
+                        http.serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
+                            .await
                     }
-                    None => http.serve_connection(hyper_util::rt::TokioIo::new(tcp), svc).await,
+                    None => {
+                        http.serve_connection(hyper_util::rt::TokioIo::new(tcp), svc)
+                            .await
+                    }
                 };
                 if let Err(e) = res {
                     tracing::debug!(%peer, error = %e, "connection ended with an error");

@@ -12,7 +12,9 @@ use itarvault_policy::data::Country;
 /// Why the location sources could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum LocationError {
-    #[error("ranges file `{0}` line {1}: {2}\neach line is `cidr,country`, e.g. `10.20.0.0/16,US`")]
+    #[error(
+        "ranges file `{0}` line {1}: {2}\neach line is `cidr,country`, e.g. `10.20.0.0/16,US`"
+    )]
     Ranges(PathBuf, usize, String),
     #[error("cannot read `{0}`: {1}")]
     Read(PathBuf, std::io::Error),
@@ -66,7 +68,8 @@ pub fn parse_ranges(path: &Path, text: &str) -> Result<Vec<(IpNet, Country)>, Lo
         let (net, cc) = line
             .split_once(',')
             .ok_or_else(|| err("expected two fields separated by a comma".into()))?;
-        let net = parse_net(net.trim()).ok_or_else(|| err(format!("`{}` is not a CIDR", net.trim())))?;
+        let net =
+            parse_net(net.trim()).ok_or_else(|| err(format!("`{}` is not a CIDR", net.trim())))?;
         let cc = cc.trim();
         let country = Country::parse(cc)
             .ok_or_else(|| err(format!("`{cc}` is not an ISO 3166-1 alpha-2 country code")))?;
@@ -85,7 +88,8 @@ impl Locator {
     ) -> Result<Self, LocationError> {
         let ranges = match ranges_file {
             Some(p) => {
-                let text = std::fs::read_to_string(p).map_err(|e| LocationError::Read(p.to_owned(), e))?;
+                let text =
+                    std::fs::read_to_string(p).map_err(|e| LocationError::Read(p.to_owned(), e))?;
                 parse_ranges(p, &text)?
             }
             None => Vec::new(),
@@ -190,7 +194,10 @@ mod tests {
 
     #[test]
     fn the_longest_prefix_wins_and_unknown_stays_unknown() {
-        let l = loc("cidr,country\n127.0.0.0/8,US\n127.0.0.5/32,CN\n# vpn\n10.0.0.0/8,GB\n", &[]);
+        let l = loc(
+            "cidr,country\n127.0.0.0/8,US\n127.0.0.5/32,CN\n# vpn\n10.0.0.0/8,GB\n",
+            &[],
+        );
         let c = |a: &str| l.locate(a.parse().unwrap()).country.map(|c| c.to_string());
         assert_eq!(c("127.0.0.1").as_deref(), Some("US"));
         assert_eq!(c("127.0.0.5").as_deref(), Some("CN"));
@@ -207,7 +214,9 @@ mod tests {
             ("10.0.0.0/8,XX", "country code"),
             ("10.0.0.0/8,usa", "country code"),
         ] {
-            let e = parse_ranges(Path::new("r.csv"), text).unwrap_err().to_string();
+            let e = parse_ranges(Path::new("r.csv"), text)
+                .unwrap_err()
+                .to_string();
             assert!(e.contains("line 1") && e.contains(want), "{text}: {e}");
         }
     }
@@ -215,11 +224,15 @@ mod tests {
     #[test]
     fn forwarded_for_is_believed_only_from_trusted_proxies() {
         let l = loc("", &["127.0.0.1/32", "10.0.0.0/8"]);
-        let a = |peer: &str, xff: Option<&str>| l.client_addr(peer.parse().unwrap(), xff).to_string();
+        let a =
+            |peer: &str, xff: Option<&str>| l.client_addr(peer.parse().unwrap(), xff).to_string();
         assert_eq!(a("192.0.2.9", Some("203.0.113.7")), "192.0.2.9");
         assert_eq!(a("127.0.0.1", Some("203.0.113.7")), "203.0.113.7");
         // A client cannot prepend a fake hop: the right-most untrusted entry wins.
-        assert_eq!(a("127.0.0.1", Some("1.2.3.4, 203.0.113.7, 10.1.1.1")), "203.0.113.7");
+        assert_eq!(
+            a("127.0.0.1", Some("1.2.3.4, 203.0.113.7, 10.1.1.1")),
+            "203.0.113.7"
+        );
         assert_eq!(a("127.0.0.1", Some("garbage")), "127.0.0.1");
         assert_eq!(a("127.0.0.1", None), "127.0.0.1");
     }

@@ -71,7 +71,13 @@ pub struct Caller {
 impl Caller {
     /// An audit event pre-filled with who and where.
     pub fn event(&self, kind: &str, outcome: &str) -> Event {
-        event_from(kind, outcome, Some(&self.principal.id), &self.located, &self.request_id)
+        event_from(
+            kind,
+            outcome,
+            Some(&self.principal.id),
+            &self.located,
+            &self.request_id,
+        )
     }
 
     pub fn has_role(&self, role: &str) -> bool {
@@ -87,7 +93,13 @@ impl Caller {
     }
 }
 
-fn event_from(kind: &str, outcome: &str, principal: Option<&str>, at: &Located, rid: &str) -> Event {
+fn event_from(
+    kind: &str,
+    outcome: &str,
+    principal: Option<&str>,
+    at: &Located,
+    rid: &str,
+) -> Event {
     let mut ev = Event::new(kind, outcome);
     ev.principal = principal.map(str::to_owned);
     ev.addr = Some(at.addr.to_string());
@@ -136,7 +148,8 @@ impl AppState {
             }),
             Err(why) => {
                 bump(&self.metrics.auth_failures, 1);
-                let ev = event_from("auth.failure", "deny", None, &located, &request_id).detail(why.clone());
+                let ev = event_from("auth.failure", "deny", None, &located, &request_id)
+                    .detail(why.clone());
                 self.audit
                     .record(ev)
                     .await

@@ -59,7 +59,8 @@ pub fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError>
 }
 
 fn load_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
-    itarvault_keys::check_private(path).map_err(|e| TlsError::Private(path.to_owned(), e.to_string()))?;
+    itarvault_keys::check_private(path)
+        .map_err(|e| TlsError::Private(path.to_owned(), e.to_string()))?;
     let pem = zeroize::Zeroizing::new(read_pem(path)?);
     rustls_pemfile::private_key(&mut pem.as_slice())
         .map_err(|e| TlsError::Read(path.to_owned(), e))?
@@ -72,10 +73,16 @@ pub fn ensure_dev_cert(cert: &Path, key: &Path) -> Result<bool, TlsError> {
     if cert.exists() && key.exists() {
         return Ok(false);
     }
-    let names = vec!["localhost".to_owned(), "127.0.0.1".to_owned(), "::1".to_owned()];
-    let ck = rcgen::generate_simple_self_signed(names).map_err(|e| TlsError::Generate(e.to_string()))?;
+    let names = vec![
+        "localhost".to_owned(),
+        "127.0.0.1".to_owned(),
+        "::1".to_owned(),
+    ];
+    let ck =
+        rcgen::generate_simple_self_signed(names).map_err(|e| TlsError::Generate(e.to_string()))?;
     let key_pem = zeroize::Zeroizing::new(ck.signing_key.serialize_pem());
-    crate::fsutil::write_private(key, key_pem.as_bytes()).map_err(|e| TlsError::Read(key.to_owned(), e))?;
+    crate::fsutil::write_private(key, key_pem.as_bytes())
+        .map_err(|e| TlsError::Read(key.to_owned(), e))?;
     std::fs::write(cert, ck.cert.pem()).map_err(|e| TlsError::Read(cert.to_owned(), e))?;
     Ok(true)
 }

@@ -13,7 +13,9 @@ pub struct NewToken {
 
 impl std::fmt::Debug for NewToken {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("NewToken").field("id", &self.id).finish_non_exhaustive()
+        f.debug_struct("NewToken")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
     }
 }
 
@@ -67,7 +69,13 @@ mod tests {
         forged.push(if last == '0' { '1' } else { '0' });
         let (_, s2) = parse(&forged).unwrap();
         assert!(!matches(&t.secret_hash, &s2));
-        for bad in ["", "itv_", "itv_zz_00", "tok_0123456789abcdef_00", &t.text[..t.text.len() - 1]] {
+        for bad in [
+            "",
+            "itv_",
+            "itv_zz_00",
+            "tok_0123456789abcdef_00",
+            &t.text[..t.text.len() - 1],
+        ] {
             assert!(parse(bad).is_none(), "{bad}");
         }
         assert!(!format!("{t:?}").contains(&t.text[21..]));

@@ -15,7 +15,10 @@ impl BlobId {
     fn random() -> Result<Self, StoreError> {
         let mut b = [0u8; 16];
         aws_lc_rs::rand::fill(&mut b).map_err(|_| {
-            StoreError::Io(PathBuf::new(), io::Error::other("random number generator failed"))
+            StoreError::Io(
+                PathBuf::new(),
+                io::Error::other("random number generator failed"),
+            )
         })?;
         Ok(Self(hex::encode(b)))
     }
@@ -174,9 +177,10 @@ impl BlobStore for LocalBlobStore {
         let p = self.path_of(id);
         match File::open(&p) {
             Ok(f) => Ok(Box::new(f)),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                Err(StoreError::NotFound(format!("blob `{id}` in backend `{}`", self.name)))
-            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Err(StoreError::NotFound(format!(
+                "blob `{id}` in backend `{}`",
+                self.name
+            ))),
             Err(e) => Err(StoreError::Io(p, e)),
         }
     }

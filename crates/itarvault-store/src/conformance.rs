@@ -51,13 +51,25 @@ fn object(bucket: &str, key: &str, blob: &str) -> ObjectRecord {
 pub fn metadata(m: &dyn Metadata) -> Result<(), String> {
     m.add_principal(&principal("alice")).map_err(e)?;
     check(
-        matches!(m.add_principal(&principal("alice")), Err(StoreError::Exists(_))),
+        matches!(
+            m.add_principal(&principal("alice")),
+            Err(StoreError::Exists(_))
+        ),
         "adding a principal twice must be Exists",
     )?;
-    check(m.principal("alice").map_err(e)? == Some(principal("alice")), "principal round trip")?;
-    check(m.principal("nobody").map_err(e)?.is_none(), "unknown principal is None")?;
+    check(
+        m.principal("alice").map_err(e)? == Some(principal("alice")),
+        "principal round trip",
+    )?;
+    check(
+        m.principal("nobody").map_err(e)?.is_none(),
+        "unknown principal is None",
+    )?;
     m.set_disabled("alice", true).map_err(e)?;
-    check(m.principal("alice").map_err(e)?.is_some_and(|p| p.disabled), "disable sticks")?;
+    check(
+        m.principal("alice").map_err(e)?.is_some_and(|p| p.disabled),
+        "disable sticks",
+    )?;
     check(
         matches!(m.set_disabled("nobody", true), Err(StoreError::NotFound(_))),
         "disabling an unknown principal is NotFound",
@@ -77,14 +89,20 @@ pub fn metadata(m: &dyn Metadata) -> Result<(), String> {
     )?;
     check(
         matches!(
-            m.add_authorization(&AuthorizationRecord { principal: "nobody".into(), ..auth.clone() }),
+            m.add_authorization(&AuthorizationRecord {
+                principal: "nobody".into(),
+                ..auth.clone()
+            }),
             Err(StoreError::NotFound(_))
         ),
         "an authorization needs an existing principal",
     )?;
     m.revoke_authorization("alice", "DSP5-1").map_err(e)?;
     let auths = m.authorizations("alice").map_err(e)?;
-    check(auths.len() == 1 && auths[0].revoked, "revocation is kept, not deleted")?;
+    check(
+        auths.len() == 1 && auths[0].revoked,
+        "revocation is kept, not deleted",
+    )?;
 
     let tok = TokenRecord {
         id: "t1".into(),
@@ -95,10 +113,19 @@ pub fn metadata(m: &dyn Metadata) -> Result<(), String> {
         revoked: false,
     };
     m.add_token(&tok).map_err(e)?;
-    check(m.token("t1").map_err(e)? == Some(tok.clone()), "token round trip")?;
+    check(
+        m.token("t1").map_err(e)? == Some(tok.clone()),
+        "token round trip",
+    )?;
     m.revoke_token("t1").map_err(e)?;
-    check(m.token("t1").map_err(e)?.is_some_and(|t| t.revoked), "token revocation")?;
-    check(m.tokens("alice").map_err(e)?.len() == 1, "tokens by principal")?;
+    check(
+        m.token("t1").map_err(e)?.is_some_and(|t| t.revoked),
+        "token revocation",
+    )?;
+    check(
+        m.tokens("alice").map_err(e)?.len() == 1,
+        "tokens by principal",
+    )?;
 
     let b = BucketRecord {
         name: "designs".into(),
@@ -107,30 +134,59 @@ pub fn metadata(m: &dyn Metadata) -> Result<(), String> {
         created: OffsetDateTime::UNIX_EPOCH,
     };
     m.add_bucket(&b).map_err(e)?;
-    check(matches!(m.add_bucket(&b), Err(StoreError::Exists(_))), "bucket names are unique")?;
+    check(
+        matches!(m.add_bucket(&b), Err(StoreError::Exists(_))),
+        "bucket names are unique",
+    )?;
     check(m.buckets().map_err(e)? == vec![b], "bucket listing")?;
 
-    check(m.put_object(&object("designs", "a/1", "b1")).map_err(e)?.is_none(), "new object")?;
+    check(
+        m.put_object(&object("designs", "a/1", "b1"))
+            .map_err(e)?
+            .is_none(),
+        "new object",
+    )?;
     let old = m.put_object(&object("designs", "a/1", "b2")).map_err(e)?;
-    check(old.is_some_and(|o| o.blob == "b1"), "replacing returns the old record")?;
+    check(
+        old.is_some_and(|o| o.blob == "b1"),
+        "replacing returns the old record",
+    )?;
     for k in ["a/2", "a/3", "a%_/4", "b/1"] {
         m.put_object(&object("designs", k, k)).map_err(e)?;
     }
     let p1 = m.list_objects("designs", "a/", None, 2).map_err(e)?;
-    check(p1.objects.len() == 2 && p1.next.as_deref() == Some("a/2"), "first page")?;
-    let p2 = m.list_objects("designs", "a/", p1.next.as_deref(), 2).map_err(e)?;
     check(
-        p2.objects.iter().map(|o| o.key.as_str()).collect::<Vec<_>>() == ["a/3"] && p2.next.is_none(),
+        p1.objects.len() == 2 && p1.next.as_deref() == Some("a/2"),
+        "first page",
+    )?;
+    let p2 = m
+        .list_objects("designs", "a/", p1.next.as_deref(), 2)
+        .map_err(e)?;
+    check(
+        p2.objects
+            .iter()
+            .map(|o| o.key.as_str())
+            .collect::<Vec<_>>()
+            == ["a/3"]
+            && p2.next.is_none(),
         "second page ends the listing",
     )?;
     let lit = m.list_objects("designs", "a%_", None, 10).map_err(e)?;
     check(lit.objects.len() == 1, "prefixes are literal, not patterns")?;
     check(
-        m.delete_object("designs", "a/1").map_err(e)?.is_some_and(|o| o.blob == "b2"),
+        m.delete_object("designs", "a/1")
+            .map_err(e)?
+            .is_some_and(|o| o.blob == "b2"),
         "delete returns the record",
     )?;
-    check(m.object("designs", "a/1").map_err(e)?.is_none(), "deleted object is gone")?;
-    check(m.delete_object("designs", "a/1").map_err(e)?.is_none(), "deleting twice is None")?;
+    check(
+        m.object("designs", "a/1").map_err(e)?.is_none(),
+        "deleted object is gone",
+    )?;
+    check(
+        m.delete_object("designs", "a/1").map_err(e)?.is_none(),
+        "deleting twice is None",
+    )?;
     let mut refs = m.blob_refs("local").map_err(e)?;
     refs.sort();
     check(refs == ["a%_/4", "a/2", "a/3", "b/1"], "blob references")?;
@@ -152,11 +208,20 @@ pub fn blobs(s: &dyn BlobStore) -> Result<(), String> {
     let mut abandoned = s.create().map_err(e)?;
     abandoned.write_all(b"half").map_err(|x| x.to_string())?;
     drop(abandoned);
-    check(s.list().map_err(e)? == vec![id.clone()], "an abandoned blob is never listed")?;
+    check(
+        s.list().map_err(e)? == vec![id.clone()],
+        "an abandoned blob is never listed",
+    )?;
 
     s.delete(&id).map_err(e)?;
-    check(matches!(s.open(&id), Err(StoreError::NotFound(_))), "deleted blob is NotFound")?;
+    check(
+        matches!(s.open(&id), Err(StoreError::NotFound(_))),
+        "deleted blob is NotFound",
+    )?;
     s.delete(&id).map_err(e)?;
-    check(BlobId::parse("../etc/passwd").is_err(), "blob ids cannot name paths")?;
+    check(
+        BlobId::parse("../etc/passwd").is_err(),
+        "blob ids cannot name paths",
+    )?;
     Ok(())
 }

@@ -51,7 +51,9 @@ pub enum StoreError {
     BadBlobId(String),
     #[error("metadata database error: {0}\ncheck the data directory's disk and permissions")]
     Database(String),
-    #[error("metadata database `{0}` was written by a newer itarvault (schema {1}); upgrade itarvault")]
+    #[error(
+        "metadata database `{0}` was written by a newer itarvault (schema {1}); upgrade itarvault"
+    )]
     SchemaTooNew(PathBuf, i64),
     #[error("{1}: `{0}`")]
     Io(PathBuf, #[source] io::Error),

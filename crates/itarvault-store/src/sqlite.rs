@@ -129,7 +129,9 @@ impl SqliteMetadata {
     }
 
     fn db(&self) -> MutexGuard<'_, Connection> {
-        self.conn.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.conn
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -181,7 +183,8 @@ fn bucket_row(r: &Row<'_>) -> rusqlite::Result<BucketRecord> {
     })
 }
 
-const OBJECT_COLS: &str = "bucket, key, blob, backend, label, size, envelope_size, created, created_by";
+const OBJECT_COLS: &str =
+    "bucket, key, blob, backend, label, size, envelope_size, created, created_by";
 
 fn object_row(r: &Row<'_>) -> rusqlite::Result<ObjectRecord> {
     Ok(ObjectRecord {
@@ -219,7 +222,11 @@ impl Metadata for SqliteMetadata {
     fn principal(&self, id: &str) -> Result<Option<PrincipalRecord>, StoreError> {
         Ok(self
             .db()
-            .query_row("SELECT * FROM principals WHERE id = ?1", [id], principal_row)
+            .query_row(
+                "SELECT * FROM principals WHERE id = ?1",
+                [id],
+                principal_row,
+            )
             .optional()?)
     }
 
@@ -231,9 +238,10 @@ impl Metadata for SqliteMetadata {
     }
 
     fn set_disabled(&self, id: &str, disabled: bool) -> Result<(), StoreError> {
-        let n = self
-            .db()
-            .execute("UPDATE principals SET disabled = ?2 WHERE id = ?1", params![id, disabled])?;
+        let n = self.db().execute(
+            "UPDATE principals SET disabled = ?2 WHERE id = ?1",
+            params![id, disabled],
+        )?;
         if n == 0 {
             return Err(not_found(format!("principal `{id}`")));
         }
@@ -247,9 +255,19 @@ impl Metadata for SqliteMetadata {
         self.db()
             .execute(
                 "INSERT INTO authorizations VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![a.principal, a.id, a.body.to_string(), a.revoked, ts(a.added)],
+                params![
+                    a.principal,
+                    a.id,
+                    a.body.to_string(),
+                    a.revoked,
+                    ts(a.added)
+                ],
             )
-            .map_err(|e| unique(e, || format!("authorization `{}` of `{}`", a.id, a.principal)))?;
+            .map_err(|e| {
+                unique(e, || {
+                    format!("authorization `{}` of `{}`", a.id, a.principal)
+                })
+            })?;
         Ok(())
     }
 
@@ -266,8 +284,7 @@ impl Metadata for SqliteMetadata {
 
     fn authorizations(&self, principal: &str) -> Result<Vec<AuthorizationRecord>, StoreError> {
         let db = self.db();
-        let mut st =
-            db.prepare("SELECT * FROM authorizations WHERE principal = ?1 ORDER BY id")?;
+        let mut st = db.prepare("SELECT * FROM authorizations WHERE principal = ?1 ORDER BY id")?;
         let rows = st.query_map([principal], auth_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
@@ -297,7 +314,9 @@ impl Metadata for SqliteMetadata {
     }
 
     fn revoke_token(&self, id: &str) -> Result<(), StoreError> {
-        let n = self.db().execute("UPDATE tokens SET revoked = 1 WHERE id = ?1", [id])?;
+        let n = self
+            .db()
+            .execute("UPDATE tokens SET revoked = 1 WHERE id = ?1", [id])?;
         if n == 0 {
             return Err(not_found(format!("token `{id}`")));
         }

@@ -1,8 +1,17 @@
 //! The embedded backends pass the conformance suite; crash leftovers are swept.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test code: a failure should panic"
+)]
+
 use std::io::Write;
 
-use itarvault_store::{conformance, sweep_orphans, BlobStore, LocalBlobStore, Metadata, SqliteMetadata};
+use itarvault_store::{
+    conformance, sweep_orphans, BlobStore, LocalBlobStore, Metadata, SqliteMetadata,
+};
 
 #[test]
 fn sqlite_metadata_conforms() {
@@ -54,6 +63,11 @@ fn unreferenced_blobs_and_temp_files_are_removed() {
     assert_eq!(sweep_orphans(&m, &blobs).unwrap(), 1);
     assert!(blobs.list().unwrap().is_empty());
     let blobs = LocalBlobStore::open(&dir.path().join("blobs")).unwrap();
-    assert_eq!(std::fs::read_dir(dir.path().join("blobs/tmp")).unwrap().count(), 0);
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("blobs/tmp"))
+            .unwrap()
+            .count(),
+        0
+    );
     drop(blobs);
 }

@@ -23,7 +23,8 @@ pub const ROLES: &[&str] = &["admin", "auditor"];
 
 fn valid_id(s: &str) -> bool {
     (1..=128).contains(&s.len())
-        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"._@-".contains(&b))
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._@-".contains(&b))
 }
 
 fn bad_id(what: &str, s: &str) -> ApiError {
@@ -45,17 +46,20 @@ fn validate(principal: &Value, body_root: &str) -> Result<(), ApiError> {
         Ok(_) => Ok(()),
         Err(e) => {
             let mut err = ApiError::bad_request("invalid-input", "the request body is invalid");
-            err.problems = e
-                .0
-                .into_iter()
-                .map(|p| InputProblem {
-                    path: p.path.replacen(body_root, "$", 1),
-                    message: p.message,
-                })
-                .collect();
+            err.problems =
+                e.0.into_iter()
+                    .map(|p| InputProblem {
+                        path: p.path.replacen(body_root, "$", 1),
+                        message: p.message,
+                    })
+                    .collect();
             err.message = format!(
                 "the request body is invalid: {}",
-                err.problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+                err.problems
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; ")
             );
             Err(err)
         }
@@ -63,7 +67,11 @@ fn validate(principal: &Value, body_root: &str) -> Result<(), ApiError> {
 }
 
 async fn record(st: &AppState, ev: Event) -> Result<(), ApiError> {
-    st.audit.record(ev).await.map(|_| ()).map_err(|e| ApiError::audit_unavailable(&e))
+    st.audit
+        .record(ev)
+        .await
+        .map(|_| ())
+        .map_err(|e| ApiError::audit_unavailable(&e))
 }
 
 /// Runs an admin change: role check, the change, and its audit record (also when it
@@ -78,7 +86,11 @@ async fn admin_change<T>(
     let mut ev = caller.event(kind, "error").detail(detail);
     let res = caller.require_role("admin").and_then(|()| change());
     if let Err(e) = &res {
-        ev.outcome = if e.status == StatusCode::FORBIDDEN { "deny".into() } else { "error".into() };
+        ev.outcome = if e.status == StatusCode::FORBIDDEN {
+            "deny".into()
+        } else {
+            "error".into()
+        };
         ev.detail = Some(format!("{}: {}", ev.detail.unwrap_or_default(), e.message));
     } else {
         ev.outcome = "ok".into();
@@ -119,14 +131,19 @@ pub async fn add_principal(
     caller: Caller,
     Json(np): Json<NewPrincipal>,
 ) -> Result<Response, ApiError> {
-    let detail = format!("principal `{}` ({}, roles {:?})", np.id, np.person_status, np.roles);
+    let detail = format!(
+        "principal `{}` ({}, roles {:?})",
+        np.id, np.person_status, np.roles
+    );
     let rec = admin_change(&st, &caller, "admin.principal.add", detail, || {
         if !valid_id(&np.id) {
             return Err(bad_id("principal id", &np.id));
         }
         if let Some(r) = np.roles.iter().find(|r| !ROLES.contains(&r.as_str())) {
-            return Err(ApiError::bad_request("bad-role", format!("role `{r}` does not exist"))
-                .hint(format!("roles: {}", ROLES.join(", "))));
+            return Err(
+                ApiError::bad_request("bad-role", format!("role `{r}` does not exist"))
+                    .hint(format!("roles: {}", ROLES.join(", "))),
+            );
         }
         let mut facts = json!({
             "id": np.id, "person_status": np.person_status, "citizenships": np.citizenships,
@@ -151,7 +168,10 @@ pub async fn add_principal(
     Ok((StatusCode::CREATED, Json(principal_view(&st, &rec)?)).into_response())
 }
 
-pub async fn list_principals(State(st): State<Arc<AppState>>, caller: Caller) -> Result<Response, ApiError> {
+pub async fn list_principals(
+    State(st): State<Arc<AppState>>,
+    caller: Caller,
+) -> Result<Response, ApiError> {
     caller.require_role("admin")?;
     Ok(Json(st.meta.principals()?).into_response())
 }
@@ -173,12 +193,24 @@ pub async fn show_principal(
     Ok(Json(principal_view(&st, &existing(&st, &id)?)?).into_response())
 }
 
-async fn set_disabled(st: &AppState, caller: &Caller, id: &str, disabled: bool) -> Result<Response, ApiError> {
-    let kind = if disabled { "admin.principal.disable" } else { "admin.principal.enable" };
+async fn set_disabled(
+    st: &AppState,
+    caller: &Caller,
+    id: &str,
+    disabled: bool,
+) -> Result<Response, ApiError> {
+    let kind = if disabled {
+        "admin.principal.disable"
+    } else {
+        "admin.principal.enable"
+    };
     admin_change(st, caller, kind, format!("principal `{id}`"), || {
         if disabled && caller.principal.id == id {
-            return Err(ApiError::bad_request("self-disable", "an admin cannot disable themselves")
-                .hint("ask another admin, so that the service always keeps one"));
+            return Err(ApiError::bad_request(
+                "self-disable",
+                "an admin cannot disable themselves",
+            )
+            .hint("ask another admin, so that the service always keeps one"));
         }
         Ok(st.meta.set_disabled(id, disabled)?)
     })
@@ -220,7 +252,11 @@ pub async fn add_authorization(
     Path(id): Path<String>,
     Json(body): Json<Value>,
 ) -> Result<Response, ApiError> {
-    let auth_id = body.get("id").and_then(Value::as_str).unwrap_or("").to_owned();
+    let auth_id = body
+        .get("id")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_owned();
     let detail = format!("authorization `{auth_id}` for `{id}`: {body}");
     let rec = admin_change(&st, &caller, "admin.authorization.add", detail, || {
         let p = existing(&st, &id)?;
@@ -248,9 +284,13 @@ pub async fn revoke_authorization(
     caller: Caller,
     Path((id, auth)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    admin_change(&st, &caller, "admin.authorization.revoke", format!("authorization `{auth}` of `{id}`"), || {
-        Ok(st.meta.revoke_authorization(&id, &auth)?)
-    })
+    admin_change(
+        &st,
+        &caller,
+        "admin.authorization.revoke",
+        format!("authorization `{auth}` of `{id}`"),
+        || Ok(st.meta.revoke_authorization(&id, &auth)?),
+    )
     .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -270,23 +310,33 @@ pub async fn create_token(
 ) -> Result<Response, ApiError> {
     let days = body.and_then(|b| b.0.days).unwrap_or(90);
     let max = st.config.limits.max_token_days;
-    let (rec, text) = admin_change(&st, &caller, "admin.token.create", format!("token for `{id}`, {days} days"), || {
-        existing(&st, &id)?;
-        if days == 0 || days > max {
-            return Err(ApiError::bad_request("bad-lifetime", format!("a token lives 1 to {max} days, not {days}")));
-        }
-        let t = token::mint().map_err(|_| ApiError::internal("the random number generator failed"))?;
-        let rec = TokenRecord {
-            id: t.id.clone(),
-            principal: id.clone(),
-            secret_hash: t.secret_hash,
-            created: OffsetDateTime::now_utc(),
-            expires: Some(OffsetDateTime::now_utc() + Duration::days(i64::from(days))),
-            revoked: false,
-        };
-        st.meta.add_token(&rec)?;
-        Ok((rec, t.text))
-    })
+    let (rec, text) = admin_change(
+        &st,
+        &caller,
+        "admin.token.create",
+        format!("token for `{id}`, {days} days"),
+        || {
+            existing(&st, &id)?;
+            if days == 0 || days > max {
+                return Err(ApiError::bad_request(
+                    "bad-lifetime",
+                    format!("a token lives 1 to {max} days, not {days}"),
+                ));
+            }
+            let t = token::mint()
+                .map_err(|_| ApiError::internal("the random number generator failed"))?;
+            let rec = TokenRecord {
+                id: t.id.clone(),
+                principal: id.clone(),
+                secret_hash: t.secret_hash,
+                created: OffsetDateTime::now_utc(),
+                expires: Some(OffsetDateTime::now_utc() + Duration::days(i64::from(days))),
+                revoked: false,
+            };
+            st.meta.add_token(&rec)?;
+            Ok((rec, t.text))
+        },
+    )
     .await?;
     let mut v = serde_json::to_value(&rec).map_err(|e| ApiError::internal(e.to_string()))?;
     v["token"] = json!(text.as_str());
@@ -309,11 +359,21 @@ pub async fn revoke_token(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    admin_change(&st, &caller, "admin.token.revoke", format!("token `{id}`"), || Ok(st.meta.revoke_token(&id)?)).await?;
+    admin_change(
+        &st,
+        &caller,
+        "admin.token.revoke",
+        format!("token `{id}`"),
+        || Ok(st.meta.revoke_token(&id)?),
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-pub async fn list_buckets(State(st): State<Arc<AppState>>, _caller: Caller) -> Result<Response, ApiError> {
+pub async fn list_buckets(
+    State(st): State<Arc<AppState>>,
+    _caller: Caller,
+) -> Result<Response, ApiError> {
     Ok(Json(st.meta.buckets()?).into_response())
 }
 
@@ -327,7 +387,8 @@ pub struct NewBucket {
 /// Bucket names as in S3: 3 to 63 lowercase letters, digits, `.` and `-`.
 fn valid_bucket(s: &str) -> bool {
     (3..=63).contains(&s.len())
-        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
         && s.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
 }
 

@@ -59,9 +59,15 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/openapi.json", get(ops::openapi))
         .route("/v1/whoami", get(admin::whoami))
         .route("/v1/decide", post(ops::decide))
-        .route("/v1/principals", get(admin::list_principals).post(admin::add_principal))
+        .route(
+            "/v1/principals",
+            get(admin::list_principals).post(admin::add_principal),
+        )
         .route("/v1/principals/{id}", get(admin::show_principal))
-        .route("/v1/principals/{id}/disable", post(admin::disable_principal))
+        .route(
+            "/v1/principals/{id}/disable",
+            post(admin::disable_principal),
+        )
         .route("/v1/principals/{id}/enable", post(admin::enable_principal))
         .route(
             "/v1/principals/{id}/authorizations",
@@ -76,7 +82,10 @@ pub fn router(state: Arc<AppState>) -> Router {
             get(admin::list_tokens).post(admin::create_token),
         )
         .route("/v1/tokens/{id}", delete(admin::revoke_token))
-        .route("/v1/buckets", get(admin::list_buckets).post(admin::create_bucket))
+        .route(
+            "/v1/buckets",
+            get(admin::list_buckets).post(admin::create_bucket),
+        )
         .route("/v1/buckets/{bucket}/objects", get(objects::list))
         .route(
             "/v1/buckets/{bucket}/objects/{*key}",
@@ -99,7 +108,8 @@ impl FromRequestParts<Arc<AppState>> for Caller {
             .get::<Peer>()
             .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |p| p.0.ip());
         let located = st.locate(peer, &parts.headers);
-        st.authenticate(&parts.headers, located, new_request_id()).await
+        st.authenticate(&parts.headers, located, new_request_id())
+            .await
     }
 }
 
@@ -115,7 +125,10 @@ mod tests {
             .unwrap()
             .iter()
             .flat_map(|(path, ops)| {
-                ops.as_object().unwrap().keys().map(move |m| format!("{} {path}", m.to_uppercase()))
+                ops.as_object()
+                    .unwrap()
+                    .keys()
+                    .map(move |m| format!("{} {path}", m.to_uppercase()))
             })
             .collect();
         documented.sort();

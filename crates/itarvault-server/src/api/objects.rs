@@ -37,26 +37,37 @@ pub fn check_key(key: &str, max: usize) -> Result<(), ApiError> {
         return Err(bad("it is empty"));
     }
     if key.len() > max {
-        return Err(bad(&format!("it is {} bytes, the limit is {max}", key.len())));
+        return Err(bad(&format!(
+            "it is {} bytes, the limit is {max}",
+            key.len()
+        )));
     }
     if key.chars().any(char::is_control) {
         return Err(bad("it contains a control character (NUL, newline, ...)"));
     }
-    if key.split('/').any(|s| s.is_empty() || s == "." || s == "..") {
+    if key
+        .split('/')
+        .any(|s| s.is_empty() || s == "." || s == "..")
+    {
         return Err(bad("it has an empty, `.` or `..` segment"));
     }
     Ok(())
 }
 
-fn bucket_and_backend<'a>(st: &'a AppState, name: &str) -> Result<(BucketRecord, &'a Backend), ApiError> {
-    let b = st
-        .meta
-        .bucket(name)?
-        .ok_or_else(|| ApiError::not_found(format!("bucket `{name}` does not exist")).hint("list buckets with `itarvault buckets list`"))?;
-    let backend = st
-        .backends
-        .get(&b.backend)
-        .ok_or_else(|| ApiError::internal(format!("bucket `{name}` uses backend `{}`, which is not configured", b.backend)))?;
+fn bucket_and_backend<'a>(
+    st: &'a AppState,
+    name: &str,
+) -> Result<(BucketRecord, &'a Backend), ApiError> {
+    let b = st.meta.bucket(name)?.ok_or_else(|| {
+        ApiError::not_found(format!("bucket `{name}` does not exist"))
+            .hint("list buckets with `itarvault buckets list`")
+    })?;
+    let backend = st.backends.get(&b.backend).ok_or_else(|| {
+        ApiError::internal(format!(
+            "bucket `{name}` uses backend `{}`, which is not configured",
+            b.backend
+        ))
+    })?;
     Ok((b, backend))
 }
 
@@ -97,8 +108,11 @@ fn label_of(headers: &HeaderMap, q: &PutQuery) -> Result<Label, ApiError> {
         }
     };
     text.parse::<Label>().map_err(|e| {
-        ApiError::bad_request("label-unparseable", format!("label `{text}` does not parse: {e}"))
-            .hint("see shared/spec/labels.md for the label syntax")
+        ApiError::bad_request(
+            "label-unparseable",
+            format!("label `{text}` does not parse: {e}"),
+        )
+        .hint("see shared/spec/labels.md for the label syntax")
     })
 }
 
@@ -148,7 +162,9 @@ pub async fn put(
     let store = st.decide(&caller, "store", &label, Some(&backend))?;
     let mut decisions = Vec::new();
     for (action, d) in [("write", &write), ("store", &store)] {
-        let mut e = caller.event("decision", if d.is_allow() { "allow" } else { "deny" }).object(&bucket, &key);
+        let mut e = caller
+            .event("decision", if d.is_allow() { "allow" } else { "deny" })
+            .object(&bucket, &key);
         e.action = Some(action.into());
         e.label = ev.label.clone();
         e.reasons = audit_reasons(d);
@@ -160,7 +176,11 @@ pub async fn put(
         return Err(drain(body, ApiError::denied("write", write)).await);
     }
     if !store.is_allow() {
-        return Err(drain(body, ApiError::denied(&format!("storing in backend `{}`", b.backend), store)).await);
+        return Err(drain(
+            body,
+            ApiError::denied(&format!("storing in backend `{}`", b.backend), store),
+        )
+        .await);
     }
 
     let (tx, rx) = mpsc::channel::<Result<bytes::Bytes, io::Error>>(16);
@@ -197,7 +217,14 @@ pub async fn put(
             };
             return Err(fail(&st, ev, err).await);
         }
-        Err(e) => return Err(fail(&st, ev, ApiError::internal(format!("upload task failed: {e}"))).await),
+        Err(e) => {
+            return Err(fail(
+                &st,
+                ev,
+                ApiError::internal(format!("upload task failed: {e}")),
+            )
+            .await)
+        }
     };
     let rec = ObjectRecord {
         bucket: bucket.clone(),
@@ -219,7 +246,10 @@ pub async fn put(
     };
     ev.outcome = "ok".into();
     ev.key = Some(format!("wrap {}", sealed.keys));
-    ev.detail = Some(format!("{} bytes, envelope {} bytes", sealed.size, sealed.envelope_size));
+    ev.detail = Some(format!(
+        "{} bytes, envelope {} bytes",
+        sealed.size, sealed.envelope_size
+    ));
     // The object is committed; the acknowledgement waits for its record.
     audited(&st, vec![ev], ()).await?;
     if let Some(old) = old {
@@ -234,7 +264,10 @@ pub async fn put(
 
 fn object_headers(o: &ObjectRecord) -> HeaderMap {
     let mut h = HeaderMap::new();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(o.size));
     if let Ok(v) = HeaderValue::from_str(&o.label) {
         h.insert(LABEL_HEADER, v);
@@ -245,9 +278,11 @@ fn object_headers(o: &ObjectRecord) -> HeaderMap {
 fn find(st: &AppState, bucket: &str, key: &str) -> Result<ObjectRecord, ApiError> {
     check_key(key, st.config.limits.max_key_bytes)?;
     bucket_and_backend(st, bucket)?;
-    st.meta
-        .object(bucket, key)?
-        .ok_or_else(|| ApiError::not_found(format!("object `{key}` does not exist in bucket `{bucket}`")))
+    st.meta.object(bucket, key)?.ok_or_else(|| {
+        ApiError::not_found(format!(
+            "object `{key}` does not exist in bucket `{bucket}`"
+        ))
+    })
 }
 
 pub async fn get(
@@ -264,7 +299,14 @@ pub async fn get(
     ev.action = Some("read".into());
     let label: Label = match o.label.parse() {
         Ok(l) => l,
-        Err(e) => return Err(fail(&st, ev, ApiError::internal(format!("stored label does not parse: {e}"))).await),
+        Err(e) => {
+            return Err(fail(
+                &st,
+                ev,
+                ApiError::internal(format!("stored label does not parse: {e}")),
+            )
+            .await)
+        }
     };
     let d = st.decide(&caller, "read", &label, None)?;
     ev.reasons = audit_reasons(&d);
@@ -275,7 +317,12 @@ pub async fn get(
         return Err(ApiError::denied("read", d));
     }
     let Some(backend) = st.backends.get(&o.backend).cloned() else {
-        return Err(fail(&st, ev, ApiError::internal(format!("backend `{}` is not configured", o.backend))).await);
+        return Err(fail(
+            &st,
+            ev,
+            ApiError::internal(format!("backend `{}` is not configured", o.backend)),
+        )
+        .await);
     };
     let blob = BlobId::parse(&o.blob)?;
     // Unwrapping the data key is the key use; it happens before the release record.
@@ -283,12 +330,29 @@ pub async fn get(
         let st2 = st.clone();
         let store = backend.store.clone();
         let recorded = o.label.clone();
-        tokio::task::spawn_blocking(move || pipeline::open_blob(&st2.keyring, store.as_ref(), &blob, &recorded)).await
+        tokio::task::spawn_blocking(move || {
+            pipeline::open_blob(&st2.keyring, store.as_ref(), &blob, &recorded)
+        })
+        .await
     };
     let opened = match opened {
         Ok(Ok(op)) => op,
-        Ok(Err(e)) => return Err(fail(&st, ev, ApiError::internal(format!("opening the object failed: {e}"))).await),
-        Err(e) => return Err(fail(&st, ev, ApiError::internal(format!("open task failed: {e}"))).await),
+        Ok(Err(e)) => {
+            return Err(fail(
+                &st,
+                ev,
+                ApiError::internal(format!("opening the object failed: {e}")),
+            )
+            .await)
+        }
+        Err(e) => {
+            return Err(fail(
+                &st,
+                ev,
+                ApiError::internal(format!("open task failed: {e}")),
+            )
+            .await)
+        }
     };
     ev.outcome = "allow".into();
     ev.key = Some(format!("unwrap {}", opened.keys));
@@ -345,7 +409,14 @@ pub async fn delete(
     };
     ev.label = Some(o.label.clone());
     if o.created_by != caller.principal.id && !caller.has_role("admin") {
-        let err = ApiError::new(StatusCode::FORBIDDEN, "not-owner", format!("only `{}` (who stored it) or an admin may delete `{key}`", o.created_by));
+        let err = ApiError::new(
+            StatusCode::FORBIDDEN,
+            "not-owner",
+            format!(
+                "only `{}` (who stored it) or an admin may delete `{key}`",
+                o.created_by
+            ),
+        );
         return Err(fail(&st, ev, err).await);
     }
     let removed = match st.meta.delete_object(&bucket, &key) {
@@ -383,13 +454,23 @@ pub async fn list(
     ev.bucket = Some(bucket.clone());
     let page = (|| {
         bucket_and_backend(&st, &bucket)?;
-        let limit = q.limit.unwrap_or(st.config.limits.max_list).clamp(1, st.config.limits.max_list);
-        Ok::<_, ApiError>(st.meta.list_objects(&bucket, &q.prefix, q.after.as_deref(), limit)?)
+        let limit = q
+            .limit
+            .unwrap_or(st.config.limits.max_list)
+            .clamp(1, st.config.limits.max_list);
+        Ok::<_, ApiError>(
+            st.meta
+                .list_objects(&bucket, &q.prefix, q.after.as_deref(), limit)?,
+        )
     })();
     match page {
         Ok(p) => {
             ev.outcome = "ok".into();
-            ev.detail = Some(format!("prefix `{}`: {} objects", q.prefix, p.objects.len()));
+            ev.detail = Some(format!(
+                "prefix `{}`: {} objects",
+                q.prefix,
+                p.objects.len()
+            ));
             audited(&st, vec![ev], ()).await?;
             Ok(Json(p).into_response())
         }

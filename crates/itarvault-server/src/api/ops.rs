@@ -38,19 +38,58 @@ pub async fn metrics(State(st): State<Arc<AppState>>) -> Response {
     let a = &st.audit.stats;
     let mut s = String::new();
     let mut counter = |name: &str, help: &str, v: u64| {
-        let _ = writeln!(s, "# HELP itarvault_{name} {help}\n# TYPE itarvault_{name} counter\nitarvault_{name} {v}");
+        let _ = writeln!(
+            s,
+            "# HELP itarvault_{name} {help}\n# TYPE itarvault_{name} counter\nitarvault_{name} {v}"
+        );
     };
     let get = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
-    counter("requests_total", "Authenticated and unauthenticated API requests.", get(&m.requests));
-    counter("decisions_allowed_total", "Export decisions that allowed.", get(&m.allowed));
-    counter("decisions_denied_total", "Export decisions that denied.", get(&m.denied));
-    counter("auth_failures_total", "Requests whose credentials failed.", get(&m.auth_failures));
+    counter(
+        "requests_total",
+        "Authenticated and unauthenticated API requests.",
+        get(&m.requests),
+    );
+    counter(
+        "decisions_allowed_total",
+        "Export decisions that allowed.",
+        get(&m.allowed),
+    );
+    counter(
+        "decisions_denied_total",
+        "Export decisions that denied.",
+        get(&m.denied),
+    );
+    counter(
+        "auth_failures_total",
+        "Requests whose credentials failed.",
+        get(&m.auth_failures),
+    );
     counter("errors_total", "Operations that failed.", get(&m.errors));
-    counter("bytes_in_total", "Plaintext bytes received in uploads.", get(&m.bytes_in));
-    counter("bytes_out_total", "Plaintext bytes released in downloads.", get(&m.bytes_out));
-    counter("audit_records_total", "Audit records made durable.", get(&a.records));
-    counter("audit_commits_total", "Group commits (one fsync each).", get(&a.commits));
-    counter("audit_checkpoints_total", "Signed audit checkpoints.", get(&a.checkpoints));
+    counter(
+        "bytes_in_total",
+        "Plaintext bytes received in uploads.",
+        get(&m.bytes_in),
+    );
+    counter(
+        "bytes_out_total",
+        "Plaintext bytes released in downloads.",
+        get(&m.bytes_out),
+    );
+    counter(
+        "audit_records_total",
+        "Audit records made durable.",
+        get(&a.records),
+    );
+    counter(
+        "audit_commits_total",
+        "Group commits (one fsync each).",
+        get(&a.commits),
+    );
+    counter(
+        "audit_checkpoints_total",
+        "Signed audit checkpoints.",
+        get(&a.checkpoints),
+    );
     let _ = writeln!(
         s,
         "# HELP itarvault_fips_mode Whether the FIPS 140-3 module is active.\n# TYPE itarvault_fips_mode gauge\nitarvault_fips_mode {}",
@@ -77,17 +116,29 @@ pub async fn decide(
         match Request::from_json(v, now) {
             Ok(r) => requests.push(r),
             Err(e) => problems.extend(e.0.into_iter().map(|p| InputProblem {
-                path: if batch { p.path.replacen('$', &format!("$[{i}]"), 1) } else { p.path },
+                path: if batch {
+                    p.path.replacen('$', &format!("$[{i}]"), 1)
+                } else {
+                    p.path
+                },
                 message: p.message,
             })),
         }
     }
     if !problems.is_empty() {
-        let mut err = ApiError::bad_request("invalid-input", format!("{} problem(s) in the decision request", problems.len()))
-            .hint("fix each path listed; shared/spec/decision.md describes the format");
+        let mut err = ApiError::bad_request(
+            "invalid-input",
+            format!("{} problem(s) in the decision request", problems.len()),
+        )
+        .hint("fix each path listed; shared/spec/decision.md describes the format");
         err.problems = problems;
-        let ev = caller.event("decide.api", "error").detail(err.message.clone());
-        st.audit.record(ev).await.map_err(|e| ApiError::audit_unavailable(&e))?;
+        let ev = caller
+            .event("decide.api", "error")
+            .detail(err.message.clone());
+        st.audit
+            .record(ev)
+            .await
+            .map_err(|e| ApiError::audit_unavailable(&e))?;
         return Err(err);
     }
     let mut events = Vec::with_capacity(requests.len());
@@ -104,6 +155,13 @@ pub async fn decide(
             d
         })
         .collect();
-    st.audit.append(events).await.map_err(|e| ApiError::audit_unavailable(&e))?;
-    Ok(if batch { Json(json!(decisions)).into_response() } else { Json(json!(decisions[0])).into_response() })
+    st.audit
+        .append(events)
+        .await
+        .map_err(|e| ApiError::audit_unavailable(&e))?;
+    Ok(if batch {
+        Json(json!(decisions)).into_response()
+    } else {
+        Json(json!(decisions[0])).into_response()
+    })
 }
