@@ -793,3 +793,111 @@ fn health_metrics_and_openapi_are_served() {
     );
     assert!(get("/openapi.json").contains("\"openapi\""));
 }
+
+mod oidc {
+    use super::*;
+    use aws_lc_rs::rand::SystemRandom;
+    use aws_lc_rs::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine as _;
+    use serde_json::{json, Value};
+
+    const ISS: &str = "https://idp.example.test";
+
+    fn b64(b: &[u8]) -> String {
+        URL_SAFE_NO_PAD.encode(b)
+    }
+
+    fn key() -> EcdsaKeyPair {
+        let doc =
+            EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
+                .unwrap();
+        EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, doc.as_ref()).unwrap()
+    }
+
+    fn jwks(k: &EcdsaKeyPair) -> Value {
+        let p = k.public_key().as_ref();
+        json!({"keys": [{"kty": "EC", "crv": "P-256", "kid": "k1", "use": "sig", "x": b64(&p[1..33]), "y": b64(&p[33..65])}]})
+    }
+
+    fn jwt(k: &EcdsaKeyPair, header: Value, claims: Value) -> String {
+        let signed = format!(
+            "{}.{}",
+            b64(header.to_string().as_bytes()),
+            b64(claims.to_string().as_bytes())
+        );
+        let sig = k.sign(&SystemRandom::new(), signed.as_bytes()).unwrap();
+        format!("{signed}.{}", b64(sig.as_ref()))
+    }
+
+    fn now() -> i64 {
+        time::OffsetDateTime::now_utc().unix_timestamp()
+    }
+
+    #[test]
+    fn jwts_identify_registered_principals_and_everything_else_is_refused() {
+        let idp = key();
+        let keys_dir = tempfile::tempdir().unwrap();
+        let jwks_path = keys_dir.path().join("jwks.json");
+        std::fs::write(&jwks_path, jwks(&idp).to_string()).unwrap();
+        let v = Vault::start_with(&format!(
+            "[[oidc]]\nissuer = \"{ISS}\"\naudience = \"itarvault\"\njwks_file = {jwks_path:?}\n"
+        ));
+        v.ok("admin.tok", US, &["buckets", "create", "designs"]);
+        v.person("alice", "us_citizen", &["US"]);
+        v.person("bob", "foreign_person", &["CN"]);
+        std::fs::write(v.p("f"), b"drawing").unwrap();
+        let header = json!({"alg": "ES256", "kid": "k1", "typ": "JWT"});
+        let claims =
+            |sub: &str| json!({"iss": ISS, "aud": "itarvault", "sub": sub, "exp": now() + 300});
+        let use_token = |name: &str, t: &str| write_private(&v.p(name), t);
+
+        use_token("alice.jwt", &jwt(&idp, header.clone(), claims("alice")));
+        v.ok("alice.jwt", US, &["put", "designs/f", "f", "-l", "ITAR:XI"]);
+        v.ok("alice.jwt", US, &["get", "designs/f", "-"]);
+
+        // An untrusted issuer cannot make bob a US person by saying so.
+        let mut lie = claims("bob");
+        lie["person_status"] = json!("us_citizen");
+        lie["citizenships"] = json!(["US"]);
+        use_token("bob.jwt", &jwt(&idp, header.clone(), lie));
+        let err = v.fails("bob.jwt", US, &["get", "designs/f", "-"], 1);
+        assert!(err.contains("deemed-export-foreign-person"), "{err}");
+
+        let mallory = key();
+        let mut expired = claims("alice");
+        expired["exp"] = json!(now() - 3600);
+        let mut wrong_aud = claims("alice");
+        wrong_aud["aud"] = json!("another-app");
+        let mut other_iss = claims("alice");
+        other_iss["iss"] = json!("https://evil.example");
+        let none = format!(
+            "{}.{}.",
+            b64(br#"{"alg":"none"}"#),
+            b64(claims("alice").to_string().as_bytes())
+        );
+        let hs = jwt(&idp, json!({"alg": "HS256", "kid": "k1"}), claims("alice"));
+        let cases = [
+            (
+                jwt(&mallory, header.clone(), claims("alice")),
+                "signature does not verify",
+            ),
+            (jwt(&idp, header.clone(), expired), "expired"),
+            (jwt(&idp, header.clone(), wrong_aud), "audience"),
+            (jwt(&idp, header.clone(), other_iss), "not configured"),
+            (
+                jwt(&idp, header.clone(), claims("nobody")),
+                "not registered",
+            ),
+            (none, "`none` is not accepted"),
+            (hs, "`HS256` is not accepted"),
+        ];
+        for (i, (t, want)) in cases.iter().enumerate() {
+            use_token("bad.jwt", t);
+            let err = v.fails("bad.jwt", US, &["whoami"], 2);
+            assert!(err.contains("401") && err.contains(want), "case {i}: {err}");
+        }
+        let fails = v.audit_json(&["--kind", "auth.failure"]);
+        assert_eq!(fails.len(), cases.len());
+    }
+}

@@ -27,6 +27,34 @@ pub struct Config {
     /// Cedar organisation policies (files or directories of `*.cedar`) that narrow the
     /// regulatory floor for every decision the server makes.
     pub policies: Vec<PathBuf>,
+    /// OIDC issuers whose bearer JWTs identify principals.
+    pub oidc: Vec<OidcConfig>,
+}
+
+/// An OIDC issuer. Its tokens name a principal of the registry; the person's
+/// export-control facts come from the registry unless `trusted_for_person_facts`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OidcConfig {
+    /// Exact `iss` value.
+    pub issuer: String,
+    /// Required `aud` value.
+    pub audience: String,
+    /// The issuer's JWKS as a file...
+    pub jwks_file: Option<PathBuf>,
+    /// ...or as an HTTPS URL (fetched at start and every 10 minutes).
+    pub jwks_url: Option<String>,
+    /// The claim that holds the principal id.
+    #[serde(default = "default_principal_claim")]
+    pub principal_claim: String,
+    /// Take `person_status` and `citizenships` from the token's claims instead of the
+    /// registry. Only for an identity provider that screens nationality itself.
+    #[serde(default)]
+    pub trusted_for_person_facts: bool,
+}
+
+fn default_principal_claim() -> String {
+    "sub".into()
 }
 
 impl Default for Config {
@@ -41,6 +69,7 @@ impl Default for Config {
             audit: AuditConfig::default(),
             limits: LimitsConfig::default(),
             policies: Vec::new(),
+            oidc: Vec::new(),
         }
     }
 }

@@ -12,6 +12,7 @@ pub mod config;
 pub mod error;
 pub mod fsutil;
 pub mod location;
+pub mod oidc;
 pub mod pipeline;
 pub mod state;
 pub mod tls;
@@ -57,6 +58,8 @@ pub enum ServerError {
     Tls(#[from] tls::TlsError),
     #[error("organisation policies: {0}")]
     Policies(String),
+    #[error(transparent)]
+    Oidc(#[from] oidc::OidcError),
     #[error("cannot listen on `{0}`: {1}")]
     Listen(SocketAddr, std::io::Error),
 }
@@ -245,6 +248,10 @@ impl Server {
             &cfg.location.trusted_proxies,
         )?;
         let engine = Engine::new(load_policies(&cfg.policies)?);
+        let mut issuers = Vec::new();
+        for o in &cfg.oidc {
+            issuers.push(oidc::Issuer::load(o.clone()).await?);
+        }
         let admin_token = first_admin(meta.as_ref())?;
         if admin_token.is_some() {
             audit
@@ -294,6 +301,7 @@ impl Server {
             locator,
             metrics: Metrics::default(),
             fips,
+            issuers,
         });
         Ok(Self {
             state,
@@ -320,6 +328,15 @@ impl Server {
             .max_header_size(32 << 10)
             .header_read_timeout(Duration::from_secs(30));
         let http = Arc::new(http);
+        let refresher = self.state.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_secs(600)).await;
+                for i in &refresher.issuers {
+                    i.refresh().await;
+                }
+            }
+        });
         tokio::pin!(shutdown);
         loop {
             let (tcp, peer) = tokio::select! {

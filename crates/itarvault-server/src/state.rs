@@ -58,6 +58,7 @@ pub struct AppState {
     pub locator: Locator,
     pub metrics: Metrics,
     pub fips: bool,
+    pub issuers: Vec<crate::oidc::Issuer>,
 }
 
 /// Who is asking, from where, for the audit record of everything the request does.
@@ -169,6 +170,30 @@ impl AppState {
             .strip_prefix("Bearer ")
             .ok_or("the Authorization header is not a Bearer token")?
             .trim();
+        if crate::oidc::looks_like_jwt(bearer) {
+            let v = crate::oidc::verify(&self.issuers, bearer, OffsetDateTime::now_utc())?;
+            let mut p = self
+                .meta
+                .principal(&v.principal)
+                .map_err(|e| format!("principal lookup failed: {e}"))?
+                .ok_or_else(|| {
+                    format!(
+                        "issuer `{}` names principal `{}`, which is not registered",
+                        v.issuer, v.principal
+                    )
+                })?;
+            if p.disabled {
+                return Err(format!("principal `{}` is disabled", p.id));
+            }
+            // Only an issuer trusted for person facts may state them (config).
+            if let Some(s) = v.person_status {
+                p.person_status = s;
+            }
+            if let Some(c) = v.citizenships {
+                p.citizenships = c;
+            }
+            return Ok(p);
+        }
         let (id, secret) = token::parse(bearer).ok_or("the token is malformed")?;
         let rec = self
             .meta
