@@ -901,3 +901,50 @@ mod oidc {
         assert_eq!(fails.len(), cases.len());
     }
 }
+
+/// An external scanner (sslyze, installed by scripts/test.sh) sees TLS 1.2 and 1.3 only,
+/// AES-GCM suites only, and ECDHE on P-256 and P-384 only.
+#[test]
+fn sslyze_finds_nothing_but_tls12_and_13_with_aes_gcm_on_nist_curves() {
+    let v = Vault::start();
+    let target = v.url.trim_start_matches("https://").to_owned();
+    let out = v.p("sslyze.json");
+    let o = Command::new("python3")
+        .args(["-m", "sslyze", &target, "--sslv2", "--sslv3", "--tlsv1", "--tlsv1_1", "--tlsv1_2", "--tlsv1_3", "--elliptic_curves", "--quiet"])
+        .arg(format!("--json_out={}", out.display()))
+        .output()
+        .expect("python3 runs");
+    assert!(o.status.success(), "sslyze failed (scripts/test.sh installs it): {}", String::from_utf8_lossy(&o.stderr));
+    let d: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    let r = &d["server_scan_results"][0]["scan_result"];
+    let names = |k: &str| -> Vec<String> {
+        r[k]["result"]["accepted_cipher_suites"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{k} was not scanned: {}", r[k]))
+            .iter()
+            .map(|c| c["cipher_suite"]["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    for old in ["ssl_2_0_cipher_suites", "ssl_3_0_cipher_suites", "tls_1_0_cipher_suites", "tls_1_1_cipher_suites"] {
+        assert!(names(old).is_empty(), "{old}: {:?}", names(old));
+    }
+    let tls12 = names("tls_1_2_cipher_suites");
+    let tls13 = names("tls_1_3_cipher_suites");
+    assert!(!tls12.is_empty() && !tls13.is_empty());
+    for s in tls12.iter().chain(&tls13) {
+        assert!(s.contains("_GCM_"), "non-GCM suite offered: {s}");
+    }
+    for s in &tls12 {
+        assert!(s.starts_with("TLS_ECDHE_"), "TLS 1.2 suite without ECDHE: {s}");
+    }
+    let curves: Vec<&str> = r["elliptic_curves"]["result"]["supported_curves"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert!(!curves.is_empty());
+    for c in &curves {
+        assert!(matches!(*c, "secp256r1" | "secp384r1"), "curve offered: {c}");
+    }
+}
