@@ -37,6 +37,23 @@ pub struct ClientArgs {
     /// Local address to connect from (a host with several addresses, or tests).
     #[arg(long, global = true)]
     source_address: Option<IpAddr>,
+    /// PEM client certificate (CAC/PIV or an internal CA) to authenticate with instead
+    /// of a token; needs --client-key and --cacert.
+    #[arg(
+        long,
+        env = "ITARVAULT_CLIENT_CERT",
+        global = true,
+        requires = "client_key"
+    )]
+    client_cert: Option<PathBuf>,
+    /// PEM private key of --client-cert (mode 0600).
+    #[arg(
+        long,
+        env = "ITARVAULT_CLIENT_KEY",
+        global = true,
+        requires = "client_cert"
+    )]
+    client_key: Option<PathBuf>,
 }
 
 /// A connected client: base URL, token, TLS trust.
@@ -83,9 +100,24 @@ impl Conn {
                 itarvault_server::tls::provider(),
             ))
             .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
+            .with_root_certificates(roots);
+            let cfg = match (&args.client_cert, &args.client_key) {
+                (Some(cert), Some(key)) => cfg
+                    .with_client_auth_cert(
+                        itarvault_server::tls::load_certs(cert)?,
+                        itarvault_server::tls::load_key(key)?,
+                    )
+                    .with_context(|| {
+                        format!(
+                            "client certificate `{}` does not match its key",
+                            cert.display()
+                        )
+                    })?,
+                _ => cfg.with_no_client_auth(),
+            };
             b = b.tls_backend_preconfigured(cfg);
+        } else if args.client_cert.is_some() {
+            bail!("--client-cert needs --cacert (the server's certificate or its CA)");
         }
         if let Some(a) = args.source_address {
             b = b.local_address(a);

@@ -910,11 +910,27 @@ fn sslyze_finds_nothing_but_tls12_and_13_with_aes_gcm_on_nist_curves() {
     let target = v.url.trim_start_matches("https://").to_owned();
     let out = v.p("sslyze.json");
     let o = Command::new("python3")
-        .args(["-m", "sslyze", &target, "--sslv2", "--sslv3", "--tlsv1", "--tlsv1_1", "--tlsv1_2", "--tlsv1_3", "--elliptic_curves", "--quiet"])
+        .args([
+            "-m",
+            "sslyze",
+            &target,
+            "--sslv2",
+            "--sslv3",
+            "--tlsv1",
+            "--tlsv1_1",
+            "--tlsv1_2",
+            "--tlsv1_3",
+            "--elliptic_curves",
+            "--quiet",
+        ])
         .arg(format!("--json_out={}", out.display()))
         .output()
         .expect("python3 runs");
-    assert!(o.status.success(), "sslyze failed (scripts/test.sh installs it): {}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "sslyze failed (scripts/test.sh installs it): {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let d: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
     let r = &d["server_scan_results"][0]["scan_result"];
     let names = |k: &str| -> Vec<String> {
@@ -925,7 +941,12 @@ fn sslyze_finds_nothing_but_tls12_and_13_with_aes_gcm_on_nist_curves() {
             .map(|c| c["cipher_suite"]["name"].as_str().unwrap().to_owned())
             .collect()
     };
-    for old in ["ssl_2_0_cipher_suites", "ssl_3_0_cipher_suites", "tls_1_0_cipher_suites", "tls_1_1_cipher_suites"] {
+    for old in [
+        "ssl_2_0_cipher_suites",
+        "ssl_3_0_cipher_suites",
+        "tls_1_0_cipher_suites",
+        "tls_1_1_cipher_suites",
+    ] {
         assert!(names(old).is_empty(), "{old}: {:?}", names(old));
     }
     let tls12 = names("tls_1_2_cipher_suites");
@@ -935,7 +956,10 @@ fn sslyze_finds_nothing_but_tls12_and_13_with_aes_gcm_on_nist_curves() {
         assert!(s.contains("_GCM_"), "non-GCM suite offered: {s}");
     }
     for s in &tls12 {
-        assert!(s.starts_with("TLS_ECDHE_"), "TLS 1.2 suite without ECDHE: {s}");
+        assert!(
+            s.starts_with("TLS_ECDHE_"),
+            "TLS 1.2 suite without ECDHE: {s}"
+        );
     }
     let curves: Vec<&str> = r["elliptic_curves"]["result"]["supported_curves"]
         .as_array()
@@ -945,6 +969,77 @@ fn sslyze_finds_nothing_but_tls12_and_13_with_aes_gcm_on_nist_curves() {
         .collect();
     assert!(!curves.is_empty());
     for c in &curves {
-        assert!(matches!(*c, "secp256r1" | "secp384r1"), "curve offered: {c}");
+        assert!(
+            matches!(*c, "secp256r1" | "secp384r1"),
+            "curve offered: {c}"
+        );
+    }
+}
+
+mod mtls {
+    use super::*;
+    use rcgen::{
+        BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+    };
+
+    /// A CA, and client certificates it issues with the given common names.
+    fn pki(dir: &Path, names: &[&str]) {
+        let ca_key = KeyPair::generate().unwrap();
+        let mut ca = CertificateParams::new(vec![]).unwrap();
+        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca.distinguished_name
+            .push(DnType::CommonName, "Acme badge CA");
+        std::fs::write(dir.join("ca.pem"), ca.self_signed(&ca_key).unwrap().pem()).unwrap();
+        let issuer = Issuer::from_params(&ca, &ca_key);
+        for n in names {
+            let key = KeyPair::generate().unwrap();
+            let mut p = CertificateParams::new(vec![]).unwrap();
+            p.distinguished_name.push(DnType::CommonName, *n);
+            p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+            std::fs::write(
+                dir.join(format!("{n}.crt")),
+                p.signed_by(&key, &issuer).unwrap().pem(),
+            )
+            .unwrap();
+            write_private(&dir.join(format!("{n}.key")), &key.serialize_pem());
+        }
+    }
+
+    #[test]
+    fn a_client_certificate_from_the_configured_ca_identifies_its_principal() {
+        let pki_dir = tempfile::tempdir().unwrap();
+        pki(pki_dir.path(), &["alice", "mallory"]);
+        let other = tempfile::tempdir().unwrap();
+        pki(other.path(), &["alice"]);
+        let v = Vault::start_with(&format!(
+            "[tls]\nclient_ca_file = {:?}\n",
+            pki_dir.path().join("ca.pem")
+        ));
+        v.person("alice", "us_citizen", &["US"]);
+        let with_cert = |dir: &Path, who: &str| {
+            bin()
+                .args(["whoami", "--json", "--server", &v.url, "--cacert"])
+                .arg(v.p("data/tls/cert.pem"))
+                .arg("--client-cert")
+                .arg(dir.join(format!("{who}.crt")))
+                .arg("--client-key")
+                .arg(dir.join(format!("{who}.key")))
+                .output()
+                .unwrap()
+        };
+        let o = with_cert(pki_dir.path(), "alice");
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let me: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(me["id"], "alice");
+        // A valid certificate for someone the registry does not know.
+        let o = with_cert(pki_dir.path(), "mallory");
+        assert_eq!(o.status.code(), Some(2));
+        assert!(String::from_utf8_lossy(&o.stderr).contains("not registered"));
+        // "alice" from another CA never gets past the handshake.
+        let o = with_cert(other.path(), "alice");
+        assert_eq!(o.status.code(), Some(2));
+        assert!(!String::from_utf8_lossy(&o.stderr).contains("\"id\""));
+        // Without any certificate, token holders still work.
+        v.ok("alice.tok", US, &["whoami"]);
     }
 }

@@ -85,6 +85,21 @@ pub struct TlsConfig {
     /// Serve plain HTTP instead of HTTPS. Refused unless `listen` is a loopback
     /// address: for a local reverse proxy that terminates TLS, never for a network.
     pub insecure_http: bool,
+    /// PEM CA certificates that issue client certificates (CAC/PIV or an internal CA).
+    /// With it, a client may authenticate with a certificate instead of a token.
+    pub client_ca_file: Option<PathBuf>,
+    /// Which certificate field names the principal: `cn` (subject common name) or
+    /// `email` (the first rfc822Name subject alternative name).
+    pub client_cert_principal: CertField,
+}
+
+/// A certificate field that names a principal.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CertField {
+    #[default]
+    Cn,
+    Email,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -250,6 +265,12 @@ impl Config {
                     b.name, b.kind
                 )));
             }
+        }
+        if self.tls.insecure_http && self.tls.client_ca_file.is_some() {
+            return Err(ConfigError::Invalid(
+                "client certificates (`tls.client_ca_file`) need TLS; remove `insecure_http`"
+                    .into(),
+            ));
         }
         if self.audit.checkpoint_interval_secs == 0 {
             return Err(ConfigError::Invalid(

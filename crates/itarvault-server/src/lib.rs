@@ -275,7 +275,7 @@ impl Server {
                     (c, k, made)
                 }
             };
-            let (sc, fp) = tls::server_config(&cert, &key)?;
+            let (sc, fp) = tls::server_config(&cert, &key, cfg.tls.client_ca_file.as_deref())?;
             (
                 Some(tokio_rustls::TlsAcceptor::from(sc)),
                 Some(fp),
@@ -328,6 +328,7 @@ impl Server {
             .max_header_size(32 << 10)
             .header_read_timeout(Duration::from_secs(30));
         let http = Arc::new(http);
+        let cert_field = self.state.config.tls.client_cert_principal;
         let refresher = self.state.clone();
         tokio::spawn(async move {
             loop {
@@ -355,12 +356,17 @@ impl Server {
             let tls = self.tls.clone();
             let http = http.clone();
             tokio::spawn(async move {
-                let svc = hyper::service::service_fn(
-                    move |mut req: hyper::Request<hyper::body::Incoming>| {
-                        req.extensions_mut().insert(api::Peer(peer));
-                        tower::ServiceExt::oneshot(app.clone(), req)
-                    },
-                );
+                let serve = |cert_principal: Option<String>| {
+                    hyper::service::service_fn(
+                        move |mut req: hyper::Request<hyper::body::Incoming>| {
+                            req.extensions_mut().insert(api::Peer {
+                                addr: peer,
+                                cert_principal: cert_principal.clone(),
+                            });
+                            tower::ServiceExt::oneshot(app.clone(), req)
+                        },
+                    )
+                };
                 let res = match tls {
                     Some(acc) => {
                         let stream =
@@ -374,11 +380,17 @@ impl Server {
                                 }
                                 Err(_) => return,
                             };
-                        http.serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
+                        let cert = stream
+                            .get_ref()
+                            .1
+                            .peer_certificates()
+                            .and_then(|c| c.first())
+                            .and_then(|c| tls::cert_principal(c.as_ref(), cert_field));
+                        http.serve_connection(hyper_util::rt::TokioIo::new(stream), serve(cert))
                             .await
                     }
                     None => {
-                        http.serve_connection(hyper_util::rt::TokioIo::new(tcp), svc)
+                        http.serve_connection(hyper_util::rt::TokioIo::new(tcp), serve(None))
                             .await
                     }
                 };

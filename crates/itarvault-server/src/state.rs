@@ -138,10 +138,11 @@ impl AppState {
     pub async fn authenticate(
         &self,
         headers: &HeaderMap,
+        cert_principal: Option<String>,
         located: Located,
         request_id: String,
     ) -> Result<Caller, ApiError> {
-        match self.identify(headers) {
+        match self.identify(headers, cert_principal) {
             Ok(principal) => Ok(Caller {
                 principal,
                 located,
@@ -160,10 +161,18 @@ impl AppState {
         }
     }
 
-    fn identify(&self, headers: &HeaderMap) -> Result<PrincipalRecord, String> {
-        let raw = headers
-            .get(axum::http::header::AUTHORIZATION)
-            .ok_or("no credentials were presented")?
+    /// The principal a request authenticates as: a bearer credential (API token or
+    /// OIDC JWT) if one is sent, else a verified client certificate.
+    fn identify(
+        &self,
+        headers: &HeaderMap,
+        cert_principal: Option<String>,
+    ) -> Result<PrincipalRecord, String> {
+        let Some(raw) = headers.get(axum::http::header::AUTHORIZATION) else {
+            let id = cert_principal.ok_or("no credentials were presented")?;
+            return self.registered(&id, "the client certificate");
+        };
+        let raw = raw
             .to_str()
             .map_err(|_| "the Authorization header is not ASCII")?;
         let bearer = raw
@@ -210,11 +219,16 @@ impl AppState {
         if rec.expires.is_some_and(|e| e <= OffsetDateTime::now_utc()) {
             return Err(format!("token `{}` has expired", rec.id));
         }
+        self.registered(&rec.principal, &format!("token `{}`", rec.id))
+    }
+
+    /// An enabled principal of the registry that `source` named.
+    fn registered(&self, id: &str, source: &str) -> Result<PrincipalRecord, String> {
         let p = self
             .meta
-            .principal(&rec.principal)
+            .principal(id)
             .map_err(|e| format!("principal lookup failed: {e}"))?
-            .ok_or_else(|| format!("principal `{}` no longer exists", rec.principal))?;
+            .ok_or_else(|| format!("{source} names principal `{id}`, which is not registered"))?;
         if p.disabled {
             return Err(format!("principal `{}` is disabled", p.id));
         }

@@ -9,6 +9,8 @@ use rustls::crypto::{aws_lc_rs as provider, CryptoProvider};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::ServerConfig;
 
+use crate::config::CertField;
+
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
     #[error("cannot read `{0}`: {1}")]
@@ -58,7 +60,7 @@ pub fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError>
     Ok(certs)
 }
 
-fn load_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
+pub fn load_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
     itarvault_keys::check_private(path)
         .map_err(|e| TlsError::Private(path.to_owned(), e.to_string()))?;
     let pem = zeroize::Zeroizing::new(read_pem(path)?);
@@ -97,15 +99,61 @@ pub fn fingerprint(cert: &CertificateDer<'_>) -> String {
         .join(":")
 }
 
-/// The server's TLS configuration.
-pub fn server_config(cert: &Path, key: &Path) -> Result<(Arc<ServerConfig>, String), TlsError> {
+/// The principal a client certificate names, by the configured field. The chain was
+/// already verified against `client_ca_file` by the handshake.
+pub fn cert_principal(der: &[u8], field: CertField) -> Option<String> {
+    let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
+    match field {
+        CertField::Cn => cert
+            .subject()
+            .iter_common_name()
+            .next()
+            .and_then(|cn| cn.as_str().ok())
+            .map(str::to_owned),
+        CertField::Email => cert
+            .subject_alternative_name()
+            .ok()
+            .flatten()
+            .and_then(|san| {
+                san.value.general_names.iter().find_map(|g| match g {
+                    x509_parser::extensions::GeneralName::RFC822Name(e) => Some((*e).to_owned()),
+                    _ => None,
+                })
+            }),
+    }
+}
+
+/// The server's TLS configuration. With `client_ca`, clients may present a certificate
+/// issued under it (verified in the handshake); without one they use tokens.
+pub fn server_config(
+    cert: &Path,
+    key: &Path,
+    client_ca: Option<&Path>,
+) -> Result<(Arc<ServerConfig>, String), TlsError> {
     let certs = load_certs(cert)?;
     let fp = fingerprint(&certs[0]);
     let key = load_key(key)?;
-    let mut cfg = ServerConfig::builder_with_provider(Arc::new(provider()))
-        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
-        .with_no_client_auth()
-        .with_single_cert(certs, key)?;
+    let provider = Arc::new(provider());
+    let builder = ServerConfig::builder_with_provider(provider.clone())
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?;
+    let builder = match client_ca {
+        Some(ca) => {
+            let mut roots = rustls::RootCertStore::empty();
+            for c in load_certs(ca)? {
+                roots.add(c)?;
+            }
+            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                Arc::new(roots),
+                provider,
+            )
+            .allow_unauthenticated()
+            .build()
+            .map_err(|e| TlsError::Generate(format!("client CA `{}`: {e}", ca.display())))?;
+            builder.with_client_cert_verifier(verifier)
+        }
+        None => builder.with_no_client_auth(),
+    };
+    let mut cfg = builder.with_single_cert(certs, key)?;
     cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok((Arc::new(cfg), fp))
 }

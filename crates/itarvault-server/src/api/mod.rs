@@ -17,9 +17,13 @@ use axum::Router;
 use crate::error::ApiError;
 use crate::state::{bump, new_request_id, AppState, Caller};
 
-/// The peer address of the connection a request came on (set per connection).
-#[derive(Debug, Clone, Copy)]
-pub struct Peer(pub SocketAddr);
+/// The connection a request came on (set per connection): the peer address and, when
+/// the client presented a certificate that verified, the principal it names.
+#[derive(Debug, Clone)]
+pub struct Peer {
+    pub addr: SocketAddr,
+    pub cert_principal: Option<String>,
+}
 
 /// Every route, as `METHOD path`; the OpenAPI document must describe exactly these
 /// (a test checks).
@@ -103,12 +107,11 @@ impl FromRequestParts<Arc<AppState>> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, st: &Arc<AppState>) -> Result<Self, ApiError> {
         bump(&st.metrics.requests, 1);
-        let peer = parts
-            .extensions
-            .get::<Peer>()
-            .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |p| p.0.ip());
-        let located = st.locate(peer, &parts.headers);
-        st.authenticate(&parts.headers, located, new_request_id())
+        let peer = parts.extensions.get::<Peer>();
+        let addr = peer.map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |p| p.addr.ip());
+        let cert = peer.and_then(|p| p.cert_principal.clone());
+        let located = st.locate(addr, &parts.headers);
+        st.authenticate(&parts.headers, cert, located, new_request_id())
             .await
     }
 }
