@@ -183,8 +183,12 @@ impl Issuer {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let candidates: Vec<&Key> = keys
             .iter()
-            .filter(|k| match (alg, k) {
-                ("RS256" | "PS256", Key::Rsa { .. }) | ("ES256", Key::Ec { .. }) => true,
+            .filter(|k| {
+                matches!(
+                    (alg, k),
+                    ("RS256" | "PS256", Key::Rsa { .. }) | ("ES256", Key::Ec { .. })
+                )
+            }) | ("ES256", Key::Ec { .. }) => true,
                 _ => false,
             })
             .filter(|k| kid.is_none() || k.kid() == kid)
