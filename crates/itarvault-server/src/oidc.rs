@@ -188,8 +188,6 @@ impl Issuer {
                     (alg, k),
                     ("RS256" | "PS256", Key::Rsa { .. }) | ("ES256", Key::Ec { .. })
                 )
-            }) | ("ES256", Key::Ec { .. }) => true,
-                _ => false,
             })
             .filter(|k| kid.is_none() || k.kid() == kid)
             .collect();
