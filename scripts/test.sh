@@ -8,8 +8,9 @@ scripts/deps.sh
 
 step() { printf '\n== %s\n' "$*" >&2; }
 
-step "test tools: sslyze (TLS scan of the running server)"
-python3 -c "import sslyze" 2>/dev/null || python3 -m pip install -q --root-user-action=ignore sslyze
+step "test tools: sslyze (TLS scan of the running server), mmdb-writer (GeoIP fixtures)"
+python3 -c "import sslyze, mmdb_writer, netaddr" 2>/dev/null ||
+  python3 -m pip install -q --root-user-action=ignore sslyze mmdb-writer netaddr
 
 step "cargo fmt --check"
 cargo fmt --all -- --check

@@ -28,6 +28,8 @@ struct Vault {
     child: Option<Child>,
     url: String,
     extra_config: String,
+    /// More keys for the `[location]` section.
+    extra_location: String,
 }
 
 impl Drop for Vault {
@@ -61,12 +63,21 @@ impl Vault {
     }
 
     fn start_with(extra_config: &str) -> Self {
+        Self::start_full(extra_config, "")
+    }
+
+    fn start_with_location(extra_location: &str) -> Self {
+        Self::start_full("", extra_location)
+    }
+
+    fn start_full(extra_config: &str, extra_location: &str) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let mut v = Self {
             dir,
             child: None,
             url: String::new(),
             extra_config: extra_config.to_owned(),
+            extra_location: extra_location.to_owned(),
         };
         v.launch().expect("server should start");
         v
@@ -79,9 +90,10 @@ impl Vault {
     fn write_config(&self) -> PathBuf {
         std::fs::write(self.p("ranges.csv"), RANGES).unwrap();
         let cfg = format!(
-            "data_dir = {:?}\nlisten = \"127.0.0.1:0\"\n[location]\nranges_file = {:?}\n[audit]\ncheckpoint_interval_secs = 1\n{}",
+            "data_dir = {:?}\nlisten = \"127.0.0.1:0\"\n[location]\nranges_file = {:?}\n{}[audit]\ncheckpoint_interval_secs = 1\n{}",
             self.p("data"),
             self.p("ranges.csv"),
+            self.extra_location,
             self.extra_config
         );
         std::fs::write(self.p("config.toml"), cfg).unwrap();
@@ -1042,4 +1054,59 @@ mod mtls {
         // Without any certificate, token holders still work.
         v.ok("alice.tok", US, &["whoami"]);
     }
+}
+
+/// A MaxMind DB country database places addresses the ranges file does not; the
+/// ranges file wins where both answer.
+#[test]
+fn a_geoip_database_places_addresses_and_the_ranges_file_wins() {
+    let db_dir = tempfile::tempdir().unwrap();
+    let db = db_dir.path().join("country.mmdb");
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../scripts/make_test_mmdb.py"
+    );
+    let o = Command::new("python3")
+        .args([
+            script,
+            db.to_str().unwrap(),
+            "127.0.0.1/32=GB",
+            "127.0.0.4/32=IR",
+            "127.0.0.5/32=CA",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "making the test database (scripts/test.sh installs mmdb-writer): {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let v = Vault::start_with_location(&format!("geoip_db = {db:?}\n"));
+    v.ok("admin.tok", US, &["buckets", "create", "designs"]);
+    v.person("alice", "us_citizen", &["US"]);
+    let whoami = |src: &str| -> serde_json::Value {
+        serde_json::from_str(&v.ok("alice.tok", src, &["whoami", "--json"])).unwrap()
+    };
+    let me = whoami(US);
+    assert_eq!(
+        (
+            me["source_country"].as_str(),
+            me["location_source"].as_str()
+        ),
+        (Some("US"), Some("ranges"))
+    );
+    let me = whoami("127.0.0.5");
+    assert_eq!(
+        (
+            me["source_country"].as_str(),
+            me["location_source"].as_str()
+        ),
+        (Some("CA"), Some("geoip"))
+    );
+    std::fs::write(v.p("f"), b"x").unwrap();
+    v.ok("alice.tok", US, &["put", "designs/f", "f", "-l", "ITAR:IV"]);
+    let err = v.fails("alice.tok", "127.0.0.4", &["get", "designs/f", "-"], 1);
+    assert!(err.contains("located-in-proscribed-country"), "{err}");
+    let rec = v.audit_json(&["--kind", "object.get", "--outcome", "deny"]);
+    assert_eq!(rec[0]["event"]["country"], "IR");
 }
