@@ -1110,3 +1110,62 @@ fn a_geoip_database_places_addresses_and_the_ranges_file_wins() {
     let rec = v.audit_json(&["--kind", "object.get", "--outcome", "deny"]);
     assert_eq!(rec[0]["event"]["country"], "IR");
 }
+
+/// A blob altered at rest never reads back as data, and a label edited in the metadata
+/// cannot release the object under the wrong label (the envelope's label is
+/// authenticated).
+#[test]
+fn a_tampered_blob_or_a_swapped_label_never_releases_data() {
+    let v = cast();
+    v.ok(
+        "alice.tok",
+        US,
+        &["put", "designs/b.step", "blade.step", "-l", "ITAR:XI"],
+    );
+    let blobs = walk(&v.p("data/blobs/objects"));
+    assert_eq!(blobs.len(), 1);
+    let mut b = std::fs::read(&blobs[0]).unwrap();
+    let mid = b.len() / 2;
+    b[mid] ^= 0x40;
+    std::fs::write(&blobs[0], &b).unwrap();
+    let err = v.fails("alice.tok", US, &["get", "designs/b.step", "out.step"], 2);
+    assert!(
+        err.contains("cut short or the object failed verification"),
+        "{err}"
+    );
+    assert!(!v.p("out.step").exists());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while v.audit_json(&["--kind", "object.get.end"]).is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "the failed download was not recorded"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let ended = v.audit_json(&["--kind", "object.get.end"]);
+    assert!(
+        ended[0]["event"]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("failed authentication"),
+        "{ended:?}"
+    );
+
+    // Relabel a stored object behind the server's back: EAR99 would let a foreign
+    // person read it, but the envelope still says ITAR:XI.
+    v.ok(
+        "alice.tok",
+        US,
+        &["put", "designs/c.step", "blade.step", "-l", "ITAR:XI"],
+    );
+    let db = rusqlite::Connection::open(v.p("data/meta.db")).unwrap();
+    db.execute(
+        "UPDATE objects SET label = 'EAR99' WHERE key = 'c.step'",
+        [],
+    )
+    .unwrap();
+    drop(db);
+    let err = v.fails("gwen.tok", GB, &["get", "designs/c.step", "gwen.step"], 2);
+    assert!(err.contains("differs from the recorded label"), "{err}");
+    assert!(!v.p("gwen.step").exists());
+}

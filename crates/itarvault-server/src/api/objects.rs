@@ -358,11 +358,24 @@ pub async fn get(
     ev.key = Some(format!("unwrap {}", opened.keys));
     ev.detail = Some(format!("{} bytes released", o.size));
     // The release is durable in the audit trail before the first byte leaves.
-    audited(&st, vec![ev], ()).await?;
+    audited(&st, vec![ev.clone()], ()).await?;
     let (tx, rx) = mpsc::channel::<Result<bytes::Bytes, io::Error>>(8);
+    let audit = st.audit.clone();
+    let rt = tokio::runtime::Handle::current();
     tokio::task::spawn_blocking(move || {
         if let Err(e) = pipeline::open_to_channel(opened, tx) {
-            tracing::error!(error = %e, "object body failed during download");
+            // A body that fails verification, or a client that leaves, ends the release
+            // early: that is recorded too.
+            tracing::warn!(error = %e, "download ended early");
+            let mut end = ev;
+            end.kind = "object.get.end".into();
+            end.outcome = "error".into();
+            end.reasons.clear();
+            end.key = None;
+            end.detail = Some(e.to_string());
+            if let Err(e) = rt.block_on(audit.record(end)) {
+                tracing::error!(error = %e, "could not record the end of a download");
+            }
         }
     });
     let metrics_st = st.clone();
