@@ -102,8 +102,26 @@ impl Vault {
 
     /// Starts the server; returns its stderr on failure.
     fn launch(&mut self) -> Result<(), String> {
+        self.launch_limited(None)
+    }
+
+    /// Starts the server, optionally with a file-size limit (KiB) that makes writes
+    /// past it fail as on a full disk (SIGXFSZ ignored, so the write returns EFBIG).
+    fn launch_limited(&mut self, fsize_kib: Option<u64>) -> Result<(), String> {
         let cfg = self.write_config();
-        let mut child = bin()
+        let mut cmd = match fsize_kib {
+            Some(k) => {
+                let mut c = Command::new("bash");
+                c.args([
+                    "-c",
+                    &format!("trap '' XFSZ; ulimit -f {k}; exec \"$0\" \"$@\""),
+                    env!("CARGO_BIN_EXE_itarvault"),
+                ]);
+                c
+            }
+            None => bin(),
+        };
+        let mut child = cmd
             .args(["server", "--config"])
             .arg(&cfg)
             .arg("--admin-token-file")
@@ -134,6 +152,39 @@ impl Vault {
         });
         self.child = Some(child);
         Ok(())
+    }
+
+    /// Sends requests on one keep-alive connection until one is not answered 200;
+    /// returns that answer's status line and how many were answered 200 before it.
+    fn head_until_failure(&self, path: &str, token: &str, max: usize) -> (String, usize) {
+        let addr = self.url.trim_start_matches("https://");
+        let tcp = std::net::TcpStream::connect(addr).unwrap();
+        tcp.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        let conn = rustls::ClientConnection::new(
+            Arc::new(self.tls_client()),
+            "localhost".try_into().unwrap(),
+        )
+        .unwrap();
+        let mut s = rustls::StreamOwned::new(conn, tcp);
+        for n in 0..max {
+            write!(
+                s,
+                "HEAD {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\r\n"
+            )
+            .unwrap();
+            s.flush().unwrap();
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") {
+                s.read_exact(&mut byte).unwrap();
+                head.push(byte[0]);
+            }
+            let text = String::from_utf8_lossy(&head).into_owned();
+            if !text.starts_with("HTTP/1.1 200") {
+                return (text, n);
+            }
+        }
+        panic!("every request succeeded");
     }
 
     fn kill9(&mut self) {
@@ -1168,4 +1219,55 @@ fn a_tampered_blob_or_a_swapped_label_never_releases_data() {
     let err = v.fails("gwen.tok", GB, &["get", "designs/c.step", "gwen.step"], 2);
     assert!(err.contains("differs from the recorded label"), "{err}");
     assert!(!v.p("gwen.step").exists());
+}
+
+/// When the audit trail cannot be written (here: the disk is "full" for it), nothing is
+/// done without a record: requests fail with 503 and no data is released.
+#[test]
+fn when_the_audit_log_cannot_be_written_every_request_fails_closed() {
+    let mut v = cast();
+    let key = format!("k/{}", "x".repeat(900));
+    v.ok(
+        "alice.tok",
+        US,
+        &[
+            "put",
+            &format!("designs/{key}"),
+            "blade.step",
+            "-l",
+            "EAR99",
+        ],
+    );
+    v.kill9();
+    let log_kib = std::fs::metadata(v.p("data/audit/log.jsonl"))
+        .unwrap()
+        .len()
+        / 1024;
+    v.launch_limited(Some(log_kib + 64)).unwrap();
+    let tok = std::fs::read_to_string(v.p("alice.tok")).unwrap();
+    let (status, ok) =
+        v.head_until_failure(&format!("/v1/buckets/designs/objects/{key}"), &tok, 2000);
+    assert!(status.starts_with("HTTP/1.1 503"), "{status}");
+    assert!(ok > 10, "the log should take some records first ({ok})");
+    // From now on nothing is released, and health says why.
+    let err = v.fails(
+        "alice.tok",
+        US,
+        &["get", &format!("designs/{key}"), "out"],
+        2,
+    );
+    assert!(err.contains("503") && err.contains("audit"), "{err}");
+    assert!(!v.p("out").exists());
+    let health = v.raw(
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        false,
+    );
+    assert!(
+        health.starts_with("HTTP/1.1 503") && health.contains("audit"),
+        "{health}"
+    );
+    // What was written is intact.
+    v.kill9();
+    let o = v.audit(&["verify"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
 }
