@@ -276,6 +276,12 @@ impl Server {
                 }
             };
             let (sc, fp) = tls::server_config(&cert, &key, cfg.tls.client_ca_file.as_deref())?;
+            // In the FIPS build the TLS stack must run on the validated module only.
+            if cfg!(feature = "fips") && !sc.fips() {
+                return Err(ServerError::Refused(
+                    "this is a FIPS build but the TLS configuration is not FIPS-compliant (rustls reports a non-FIPS component)\nthis is a bug: please report it".into(),
+                ));
+            }
             (
                 Some(tokio_rustls::TlsAcceptor::from(sc)),
                 Some(fp),
