@@ -969,6 +969,34 @@ mod oidc {
         let fails = v.audit_json(&["--kind", "auth.failure"]);
         assert_eq!(fails.len(), cases.len());
     }
+
+    /// An issuer the config trusts for person facts supplies them; the registry still
+    /// decides who exists.
+    #[test]
+    fn a_trusted_issuer_supplies_person_facts() {
+        let idp = key();
+        let keys_dir = tempfile::tempdir().unwrap();
+        let jwks_path = keys_dir.path().join("jwks.json");
+        std::fs::write(&jwks_path, jwks(&idp).to_string()).unwrap();
+        let v = Vault::start_with(&format!(
+            "[[oidc]]\nissuer = \"{ISS}\"\naudience = \"itarvault\"\njwks_file = {jwks_path:?}\ntrusted_for_person_facts = true\n"
+        ));
+        v.ok("admin.tok", US, &["buckets", "create", "designs"]);
+        v.person("alice", "us_citizen", &["US"]);
+        v.person("dana", "unknown", &[]);
+        std::fs::write(v.p("f"), b"drawing").unwrap();
+        v.ok("alice.tok", US, &["put", "designs/f", "f", "-l", "ITAR:XI"]);
+        let header = json!({"alg": "ES256", "kid": "k1"});
+        let mut c = json!({"iss": ISS, "aud": "itarvault", "sub": "dana", "exp": now() + 300});
+        write_private(&v.p("plain.jwt"), &jwt(&idp, header.clone(), c.clone()));
+        assert!(v
+            .fails("plain.jwt", US, &["get", "designs/f", "-"], 1)
+            .contains("unknown-person-status"));
+        c["person_status"] = json!("us_citizen");
+        c["citizenships"] = json!(["US"]);
+        write_private(&v.p("facts.jwt"), &jwt(&idp, header, c));
+        v.ok("facts.jwt", US, &["get", "designs/f", "-"]);
+    }
 }
 
 /// An external scanner (sslyze, installed by scripts/test.sh) sees TLS 1.2 and 1.3 only,
