@@ -31,5 +31,5 @@ cargo test --workspace --locked
 step "tests (fips build: AWS-LC FIPS module)"
 CARGO_TARGET_DIR=target/fips cargo test --workspace --locked --features fips
 
-step "fuzz targets, briefly (header, label, decision request)"
+step "fuzz targets, briefly (header, label, decision request, audit log)"
 scripts/fuzz.sh
