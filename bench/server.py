@@ -50,7 +50,8 @@ def main():
     if not shutil.which("wrk"):
         sh("apt-get", "install", "-y", "-qq", "wrk", stdout=subprocess.DEVNULL)
     feat = ["--features", a.features] if a.features else []
-    target = os.path.join(ROOT, "target", "bench-" + (a.features or "default"))
+    # The default build shares target/ with scripts/quickstart.sh.
+    target = os.path.join(ROOT, "target", "bench-" + a.features) if a.features else os.path.join(ROOT, "target")
     env = dict(os.environ, CARGO_TARGET_DIR=target)
     sh("cargo", "build", "-q", "--release", "-p", "itarvault-cli", *feat, cwd=ROOT, env=env)
     sh("cargo", "build", "-q", "--release", "-p", "itarvault-format", "--example", "raw_gcm", *feat, cwd=ROOT, env=env)
