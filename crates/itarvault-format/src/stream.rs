@@ -68,8 +68,8 @@ fn batch_chunks(chunk_size: usize) -> usize {
     (MAX_BATCH_BYTES / chunk_size).clamp(1, 64)
 }
 
-/// Reads until `buf` is full or the reader is exhausted.
-fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+/// Reads until `buf` is full or the reader is exhausted; returns how many bytes.
+pub fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
     let mut n = 0;
     while n < buf.len() {
         match r.read(&mut buf[n..]) {

@@ -7,7 +7,7 @@
 use std::io::{self, Read, Write};
 
 use bytes::Bytes;
-use itarvault_format::stream::{BodyOpener, BodySealer};
+use itarvault_format::stream::{read_full, BodyOpener, BodySealer};
 use itarvault_format::{DataKey, HeaderParams, Label, VerifiedHeader};
 use itarvault_keys::{DecryptError, KeyRef, Keyring, SealError};
 use itarvault_store::{BlobId, BlobStore, StoreError};
@@ -140,19 +140,6 @@ pub fn open_blob(
     Ok(Opened { header, body, keys })
 }
 
-fn read_full(r: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match r.read(&mut buf[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(n)
-}
-
 /// Decrypts an opened envelope into `tx`, chunk by chunk. Run on a blocking thread. A
 /// chunk is sent only after it authenticated; a damaged or truncated body sends an
 /// error instead, which aborts the HTTP response so the client sees it incomplete.
@@ -175,7 +162,7 @@ pub fn open_to_channel(
         }
     };
     loop {
-        let n = read_full(opened.body.as_mut(), &mut slot)
+        let n = read_full(&mut opened.body, &mut slot)
             .map_err(|e| fail(&tx, PipelineError::Open(DecryptError::Io(e))))?;
         if n < slot.len() {
             // A short piece is the final chunk (a full-length final chunk does not
