@@ -133,6 +133,19 @@ impl SqliteMetadata {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
+
+    /// One row or none, through the statement cache: the hot lookups (token,
+    /// principal, bucket, object) run on every request.
+    fn one<T>(
+        &self,
+        sql: &str,
+        p: impl rusqlite::Params,
+        f: impl FnOnce(&Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<Option<T>, StoreError> {
+        let db = self.db();
+        let mut st = db.prepare_cached(sql)?;
+        Ok(st.query_row(p, f).optional()?)
+    }
 }
 
 fn principal_row(r: &Row<'_>) -> rusqlite::Result<PrincipalRecord> {
@@ -220,19 +233,16 @@ impl Metadata for SqliteMetadata {
     }
 
     fn principal(&self, id: &str) -> Result<Option<PrincipalRecord>, StoreError> {
-        Ok(self
-            .db()
-            .query_row(
-                "SELECT * FROM principals WHERE id = ?1",
-                [id],
-                principal_row,
-            )
-            .optional()?)
+        self.one(
+            "SELECT * FROM principals WHERE id = ?1",
+            [id],
+            principal_row,
+        )
     }
 
     fn principals(&self) -> Result<Vec<PrincipalRecord>, StoreError> {
         let db = self.db();
-        let mut st = db.prepare("SELECT * FROM principals ORDER BY id")?;
+        let mut st = db.prepare_cached("SELECT * FROM principals ORDER BY id")?;
         let rows = st.query_map([], principal_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
@@ -284,7 +294,8 @@ impl Metadata for SqliteMetadata {
 
     fn authorizations(&self, principal: &str) -> Result<Vec<AuthorizationRecord>, StoreError> {
         let db = self.db();
-        let mut st = db.prepare("SELECT * FROM authorizations WHERE principal = ?1 ORDER BY id")?;
+        let mut st =
+            db.prepare_cached("SELECT * FROM authorizations WHERE principal = ?1 ORDER BY id")?;
         let rows = st.query_map([principal], auth_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
@@ -307,10 +318,7 @@ impl Metadata for SqliteMetadata {
     }
 
     fn token(&self, id: &str) -> Result<Option<TokenRecord>, StoreError> {
-        Ok(self
-            .db()
-            .query_row("SELECT * FROM tokens WHERE id = ?1", [id], token_row)
-            .optional()?)
+        self.one("SELECT * FROM tokens WHERE id = ?1", [id], token_row)
     }
 
     fn revoke_token(&self, id: &str) -> Result<(), StoreError> {
@@ -325,7 +333,8 @@ impl Metadata for SqliteMetadata {
 
     fn tokens(&self, principal: &str) -> Result<Vec<TokenRecord>, StoreError> {
         let db = self.db();
-        let mut st = db.prepare("SELECT * FROM tokens WHERE principal = ?1 ORDER BY created")?;
+        let mut st =
+            db.prepare_cached("SELECT * FROM tokens WHERE principal = ?1 ORDER BY created")?;
         let rows = st.query_map([principal], token_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
@@ -341,15 +350,12 @@ impl Metadata for SqliteMetadata {
     }
 
     fn bucket(&self, name: &str) -> Result<Option<BucketRecord>, StoreError> {
-        Ok(self
-            .db()
-            .query_row("SELECT * FROM buckets WHERE name = ?1", [name], bucket_row)
-            .optional()?)
+        self.one("SELECT * FROM buckets WHERE name = ?1", [name], bucket_row)
     }
 
     fn buckets(&self) -> Result<Vec<BucketRecord>, StoreError> {
         let db = self.db();
-        let mut st = db.prepare("SELECT * FROM buckets ORDER BY name")?;
+        let mut st = db.prepare_cached("SELECT * FROM buckets ORDER BY name")?;
         let rows = st.query_map([], bucket_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
@@ -383,14 +389,11 @@ impl Metadata for SqliteMetadata {
     }
 
     fn object(&self, bucket: &str, key: &str) -> Result<Option<ObjectRecord>, StoreError> {
-        Ok(self
-            .db()
-            .query_row(
-                &format!("SELECT {OBJECT_COLS} FROM objects WHERE bucket = ?1 AND key = ?2"),
-                params![bucket, key],
-                object_row,
-            )
-            .optional()?)
+        self.one(
+            &format!("SELECT {OBJECT_COLS} FROM objects WHERE bucket = ?1 AND key = ?2"),
+            params![bucket, key],
+            object_row,
+        )
     }
 
     fn delete_object(&self, bucket: &str, key: &str) -> Result<Option<ObjectRecord>, StoreError> {
@@ -420,7 +423,7 @@ impl Metadata for SqliteMetadata {
     ) -> Result<ObjectPage, StoreError> {
         let db = self.db();
         // Prefix match with `substr` rather than LIKE: keys may contain `%` and `_`.
-        let mut st = db.prepare(&format!(
+        let mut st = db.prepare_cached(&format!(
             "SELECT {OBJECT_COLS} FROM objects WHERE bucket = ?1 AND substr(key, 1, length(?2)) = ?2 \
              AND key > ?3 ORDER BY key LIMIT ?4"
         ))?;
@@ -441,7 +444,7 @@ impl Metadata for SqliteMetadata {
 
     fn blob_refs(&self, backend: &str) -> Result<Vec<String>, StoreError> {
         let db = self.db();
-        let mut st = db.prepare("SELECT blob FROM objects WHERE backend = ?1")?;
+        let mut st = db.prepare_cached("SELECT blob FROM objects WHERE backend = ?1")?;
         let rows = st.query_map([backend], |r| r.get(0))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
