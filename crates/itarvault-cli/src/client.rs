@@ -144,9 +144,7 @@ impl Conn {
     }
 
     fn send(&self, r: RequestBuilder) -> anyhow::Result<Response> {
-        let resp = r
-            .send()
-            .with_context(|| format!("connecting to {}", self.base))?;
+        let resp = r.send().map_err(|e| network(&self.base, &e))?;
         if resp.status().is_success() {
             Ok(resp)
         } else {
@@ -170,6 +168,19 @@ impl Conn {
         }
         resp.json().context("the server's answer is not JSON")
     }
+}
+
+/// A failed exchange with the server, as text only. The error chain must not carry
+/// the underlying `io::Error`: `main` treats a broken pipe as "the reader of our output
+/// went away" and exits 0, and a server closing an upload is also a broken pipe.
+fn network(base: &str, e: &reqwest::Error) -> anyhow::Error {
+    let mut msg = format!("the exchange with {base} failed: {e}");
+    let mut src = std::error::Error::source(e);
+    while let Some(s) = src {
+        msg.push_str(&format!(": {s}"));
+        src = s.source();
+    }
+    anyhow::anyhow!(msg)
 }
 
 /// An error answer from the server, with what it said.
@@ -327,10 +338,7 @@ pub fn put(
         .build()
         .context("starting the async runtime")?;
     let (status, text) = rt.block_on(async {
-        let resp = r
-            .send()
-            .await
-            .with_context(|| format!("uploading to {}", conn.base))?;
+        let resp = r.send().await.map_err(|e| network(&conn.base, &e))?;
         let status = resp.status();
         Ok::<_, anyhow::Error>((status, resp.text().await.unwrap_or_default()))
     })?;

@@ -1341,8 +1341,50 @@ fn when_the_audit_log_cannot_be_written_every_request_fails_closed() {
         health.starts_with("HTTP/1.1 503") && health.contains("audit"),
         "{health}"
     );
-    // What was written is intact.
+    // No upload is accepted without its record.
+    let o = v.run(
+        "alice.tok",
+        US,
+        &["put", "designs/new", "blade.step", "-l", "EAR99", "--json"],
+    );
+    eprintln!(
+        "DEBUG stdout={} stderr={}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let err = v.fails(
+        "alice.tok",
+        US,
+        &["put", "designs/new", "blade.step", "-l", "EAR99"],
+        2,
+    );
+    assert!(err.contains("503"), "{err}");
+    // What was written is intact, and the refused upload left nothing.
     v.kill9();
     let o = v.audit(&["verify"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
+    v.launch().unwrap();
+    v.fails("alice.tok", US, &["stat", "designs/new"], 2);
+}
+
+/// An upload the server refuses while the body is still coming (larger than it drains)
+/// ends with the connection closed under the client: that is a failure, never exit 0.
+#[test]
+fn a_refused_large_upload_is_never_reported_as_success() {
+    let v = cast();
+    let big = vec![7u8; 40 << 20];
+    std::fs::write(v.p("big.bin"), &big).unwrap();
+    let o = v.run(
+        "alice.tok",
+        CN,
+        &["put", "designs/big", "big.bin", "-l", "ITAR:XI"],
+    );
+    assert!(
+        matches!(o.status.code(), Some(1 | 2)),
+        "exit {:?}: {}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(!String::from_utf8_lossy(&o.stderr).is_empty());
+    v.fails("alice.tok", US, &["stat", "designs/big"], 2);
 }

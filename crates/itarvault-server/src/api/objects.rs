@@ -171,7 +171,9 @@ pub async fn put(
         e.authorization = d.authorization_used.clone();
         decisions.push(e);
     }
-    audited(&st, decisions, ()).await?;
+    if let Err(e) = st.audit.append(decisions).await {
+        return Err(drain(body, ApiError::audit_unavailable(&e)).await);
+    }
     if !write.is_allow() {
         return Err(drain(body, ApiError::denied("write", write)).await);
     }
@@ -250,8 +252,23 @@ pub async fn put(
         "{} bytes, envelope {} bytes",
         sealed.size, sealed.envelope_size
     ));
-    // The object is committed; the acknowledgement waits for its record.
-    audited(&st, vec![ev], ()).await?;
+    // The object is committed; the acknowledgement waits for its record. Without a
+    // record it must not stay visible: put back what was there and drop the new blob.
+    if let Err(e) = st.audit.record(ev).await {
+        let undo = match &old {
+            Some(prev) => st.meta.put_object(prev).map(|_| ()),
+            None => st.meta.delete_object(&bucket, &key).map(|_| ()),
+        };
+        match undo {
+            Ok(()) => {
+                let _ = backend.store.delete(&sealed.blob);
+            }
+            Err(u) => {
+                tracing::error!(error = %u, "could not undo an upload whose audit record failed")
+            }
+        }
+        return Err(ApiError::audit_unavailable(&e));
+    }
     if let Some(old) = old {
         if let (Ok(id), Some(be)) = (BlobId::parse(&old.blob), st.backends.get(&old.backend)) {
             if let Err(e) = be.store.delete(&id) {
