@@ -628,12 +628,19 @@ fn forged_revoked_and_disabled_credentials_are_refused_and_recorded() {
         );
     }
     let id = &real[4..20];
+    // Expiry, set in the past behind the server's back.
+    let db = rusqlite::Connection::open(v.p("data/meta.db")).unwrap();
+    let gwen_id = std::fs::read_to_string(v.p("gwen.tok")).unwrap()[4..20].to_owned();
+    db.execute("UPDATE tokens SET expires = 1 WHERE id = ?1", [&gwen_id])
+        .unwrap();
+    drop(db);
+    assert!(v.fails("gwen.tok", US, &["whoami"], 2).contains("expired"));
     v.ok("admin.tok", US, &["tokens", "revoke", id]);
     assert!(v.fails("alice.tok", US, &["whoami"], 2).contains("revoked"));
     v.ok("admin.tok", US, &["principals", "disable", "bob"]);
     assert!(v.fails("bob.tok", US, &["whoami"], 2).contains("disabled"));
     let fails = v.audit_json(&["--kind", "auth.failure"]);
-    assert_eq!(fails.len(), 4);
+    assert_eq!(fails.len(), 5);
     assert!(fails.iter().all(|f| f["event"]["outcome"] == "deny"));
 }
 
@@ -1387,4 +1394,33 @@ fn a_refused_large_upload_is_never_reported_as_success() {
     );
     assert!(!String::from_utf8_lossy(&o.stderr).is_empty());
     v.fails("alice.tok", US, &["stat", "designs/big"], 2);
+}
+
+/// A disk that fills during an upload: the client gets a precise error, nothing
+/// half-written becomes visible, and the failure is recorded.
+#[test]
+fn a_full_disk_during_an_upload_leaves_no_partial_object() {
+    let mut v = cast();
+    v.kill9();
+    let log_kib = std::fs::metadata(v.p("data/audit/log.jsonl"))
+        .unwrap()
+        .len()
+        / 1024;
+    v.launch_limited(Some(log_kib + 256)).unwrap();
+    std::fs::write(v.p("two-mib"), vec![1u8; 2 << 20]).unwrap();
+    let err = v.fails(
+        "alice.tok",
+        US,
+        &["put", "designs/full", "two-mib", "-l", "EAR99"],
+        2,
+    );
+    assert!(
+        err.contains("500") && err.contains("storing the object failed"),
+        "{err}"
+    );
+    assert!(walk(&v.p("data/blobs/objects")).is_empty());
+    assert!(walk(&v.p("data/blobs/tmp")).is_empty());
+    v.fails("alice.tok", US, &["stat", "designs/full"], 2);
+    let errs = v.audit_json(&["--kind", "object.put", "--outcome", "error"]);
+    assert_eq!(errs.len(), 1, "{errs:?}");
 }
