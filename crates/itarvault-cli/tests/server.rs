@@ -938,19 +938,26 @@ mod oidc {
         time::OffsetDateTime::now_utc().unix_timestamp()
     }
 
-    #[test]
-    fn jwts_identify_registered_principals_and_everything_else_is_refused() {
+    /// A vault that trusts one identity provider (its key is returned), with a bucket
+    /// and `alice` (a US citizen) registered. The server reads the JWKS file at start.
+    fn vault_with_idp(trusted_for_person_facts: bool) -> (Vault, EcdsaKeyPair) {
         let idp = key();
         let keys_dir = tempfile::tempdir().unwrap();
         let jwks_path = keys_dir.path().join("jwks.json");
         std::fs::write(&jwks_path, jwks(&idp).to_string()).unwrap();
         let v = Vault::start_with(&format!(
-            "[[oidc]]\nissuer = \"{ISS}\"\naudience = \"itarvault\"\njwks_file = {jwks_path:?}\n"
+            "[[oidc]]\nissuer = \"{ISS}\"\naudience = \"itarvault\"\njwks_file = {jwks_path:?}\ntrusted_for_person_facts = {trusted_for_person_facts}\n"
         ));
         v.ok("admin.tok", US, &["buckets", "create", "designs"]);
         v.person("alice", "us_citizen", &["US"]);
-        v.person("bob", "foreign_person", &["CN"]);
         std::fs::write(v.p("f"), b"drawing").unwrap();
+        (v, idp)
+    }
+
+    #[test]
+    fn jwts_identify_registered_principals_and_everything_else_is_refused() {
+        let (v, idp) = vault_with_idp(false);
+        v.person("bob", "foreign_person", &["CN"]);
         let header = json!({"alg": "ES256", "kid": "k1", "typ": "JWT"});
         let claims =
             |sub: &str| json!({"iss": ISS, "aud": "itarvault", "sub": sub, "exp": now() + 300});
@@ -1009,17 +1016,8 @@ mod oidc {
     /// decides who exists.
     #[test]
     fn a_trusted_issuer_supplies_person_facts() {
-        let idp = key();
-        let keys_dir = tempfile::tempdir().unwrap();
-        let jwks_path = keys_dir.path().join("jwks.json");
-        std::fs::write(&jwks_path, jwks(&idp).to_string()).unwrap();
-        let v = Vault::start_with(&format!(
-            "[[oidc]]\nissuer = \"{ISS}\"\naudience = \"itarvault\"\njwks_file = {jwks_path:?}\ntrusted_for_person_facts = true\n"
-        ));
-        v.ok("admin.tok", US, &["buckets", "create", "designs"]);
-        v.person("alice", "us_citizen", &["US"]);
+        let (v, idp) = vault_with_idp(true);
         v.person("dana", "unknown", &[]);
-        std::fs::write(v.p("f"), b"drawing").unwrap();
         v.ok("alice.tok", US, &["put", "designs/f", "f", "-l", "ITAR:XI"]);
         let header = json!({"alg": "ES256", "kid": "k1"});
         let mut c = json!({"iss": ISS, "aud": "itarvault", "sub": "dana", "exp": now() + 300});
