@@ -157,15 +157,7 @@ impl Vault {
     /// Sends requests on one keep-alive connection until one is not answered 200;
     /// returns that answer's status line and how many were answered 200 before it.
     fn head_until_failure(&self, path: &str, token: &str, max: usize) -> (String, usize) {
-        let addr = self.url.trim_start_matches("https://");
-        let tcp = std::net::TcpStream::connect(addr).unwrap();
-        tcp.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-        let conn = rustls::ClientConnection::new(
-            Arc::new(self.tls_client()),
-            "localhost".try_into().unwrap(),
-        )
-        .unwrap();
-        let mut s = rustls::StreamOwned::new(conn, tcp);
+        let mut s = self.connect(self.tls_client());
         for n in 0..max {
             write!(
                 s,
@@ -259,33 +251,40 @@ impl Vault {
         serde_json::from_slice(&o.stdout).unwrap()
     }
 
-    fn tls_client(&self) -> rustls::ClientConfig {
+    /// The server's certificate as the only trust anchor.
+    fn roots(&self) -> rustls::RootCertStore {
         let pem = std::fs::read(self.p("data/tls/cert.pem")).unwrap();
         let mut roots = rustls::RootCertStore::empty();
         for c in rustls_pemfile::certs(&mut pem.as_slice()) {
             roots.add(c.unwrap()).unwrap();
         }
+        roots
+    }
+
+    fn tls_client(&self) -> rustls::ClientConfig {
         rustls::ClientConfig::builder_with_provider(Arc::new(
             rustls::crypto::aws_lc_rs::default_provider(),
         ))
         .with_safe_default_protocol_versions()
         .unwrap()
-        .with_root_certificates(roots)
+        .with_root_certificates(self.roots())
         .with_no_client_auth()
     }
 
-    /// Sends raw bytes over TLS and returns what came back (for requests no
-    /// well-behaved client sends).
-    fn raw(&self, request: &[u8], hang_up: bool) -> String {
-        let addr = self.url.trim_start_matches("https://");
-        let tcp = std::net::TcpStream::connect(addr).unwrap();
+    /// A TLS connection to the server with `cfg`.
+    fn connect(
+        &self,
+        cfg: rustls::ClientConfig,
+    ) -> rustls::StreamOwned<rustls::ClientConnection, std::net::TcpStream> {
+        let tcp = std::net::TcpStream::connect(self.url.trim_start_matches("https://")).unwrap();
         tcp.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-        let conn = rustls::ClientConnection::new(
-            Arc::new(self.tls_client()),
-            "localhost".try_into().unwrap(),
-        )
-        .unwrap();
-        let mut s = rustls::StreamOwned::new(conn, tcp);
+        let conn =
+            rustls::ClientConnection::new(Arc::new(cfg), "localhost".try_into().unwrap()).unwrap();
+        rustls::StreamOwned::new(conn, tcp)
+    }
+
+    fn raw(&self, request: &[u8], hang_up: bool) -> String {
+        let mut s = self.connect(self.tls_client());
         s.write_all(request).unwrap();
         s.flush().unwrap();
         if hang_up {
@@ -301,23 +300,14 @@ impl Vault {
     /// Connects with a TLS 1.2-only client (extended master secret on) and returns the
     /// negotiated suite.
     fn tls12_suite(&self) -> String {
-        let addr = self.url.trim_start_matches("https://");
-        let pem = std::fs::read(self.p("data/tls/cert.pem")).unwrap();
-        let mut roots = rustls::RootCertStore::empty();
-        for c in rustls_pemfile::certs(&mut pem.as_slice()) {
-            roots.add(c.unwrap()).unwrap();
-        }
         let cfg = rustls::ClientConfig::builder_with_provider(Arc::new(
             rustls::crypto::aws_lc_rs::default_provider(),
         ))
         .with_protocol_versions(&[&rustls::version::TLS12])
         .unwrap()
-        .with_root_certificates(roots)
+        .with_root_certificates(self.roots())
         .with_no_client_auth();
-        let tcp = std::net::TcpStream::connect(addr).unwrap();
-        let conn =
-            rustls::ClientConnection::new(Arc::new(cfg), "localhost".try_into().unwrap()).unwrap();
-        let mut s = rustls::StreamOwned::new(conn, tcp);
+        let mut s = self.connect(cfg);
         s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
             .unwrap();
         let mut out = String::new();
