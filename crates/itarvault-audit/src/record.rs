@@ -51,6 +51,9 @@ pub struct Event {
     pub reasons: Vec<Reason>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authorization: Option<String>,
+    /// The lockbox access request or quorum proposal this record acts on or under.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grant: Option<String>,
     /// The key-encryption key used (`local:bucket/x v2`): every key use is audited.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
@@ -80,6 +83,10 @@ impl Event {
     }
     pub fn detail(mut self, d: impl Into<String>) -> Self {
         self.detail = Some(d.into());
+        self
+    }
+    pub fn grant(mut self, id: impl Into<String>) -> Self {
+        self.grant = Some(id.into());
         self
     }
 }

@@ -278,7 +278,7 @@ fn object_path(bucket: &str, key: &str) -> String {
     )
 }
 
-fn print(out: OutputArgs, v: &Value, human: impl FnOnce(&Value) -> String) {
+pub(crate) fn print(out: OutputArgs, v: &Value, human: impl FnOnce(&Value) -> String) {
     if out.json {
         println!("{v}");
     } else {
@@ -286,7 +286,7 @@ fn print(out: OutputArgs, v: &Value, human: impl FnOnce(&Value) -> String) {
     }
 }
 
-fn pretty(v: &Value) -> String {
+pub(crate) fn pretty(v: &Value) -> String {
     serde_json::to_string_pretty(v).unwrap_or_default()
 }
 
@@ -500,9 +500,13 @@ pub enum PrincipalsCommand {
         /// A foreign person's country of permanent residence.
         #[arg(long)]
         permanent_residence: Option<String>,
-        /// `admin` or `auditor`; repeatable.
+        /// `admin`, `auditor` or `operator`; repeatable. Registering an admin goes to
+        /// the quorum.
         #[arg(long = "role")]
         roles: Vec<String>,
+        /// Why, for the quorum when one must approve.
+        #[arg(long)]
+        justification: Option<String>,
     },
     Show {
         id: String,
@@ -527,12 +531,18 @@ pub fn principals(c: &ClientArgs, out: OutputArgs, cmd: PrincipalsCommand) -> an
             citizenships,
             permanent_residence,
             roles,
+            justification,
         } => {
             let mut b = json!({"id": id, "person_status": status, "citizenships": citizenships, "roles": roles});
             if let Some(r) = permanent_residence {
                 b["permanent_residence"] = json!(r);
             }
-            conn.json(M::POST, "/v1/principals", Some(b))?
+            let v = conn.json(
+                M::POST,
+                &justified("/v1/principals", justification.as_deref()),
+                Some(b),
+            )?;
+            return crate::lockbox::print_item(out, &v);
         }
         PrincipalsCommand::Show { id } => conn.json(
             M::GET,
@@ -557,12 +567,16 @@ pub fn principals(c: &ClientArgs, out: OutputArgs, cmd: PrincipalsCommand) -> an
 
 #[derive(Subcommand, Debug)]
 pub enum AuthorizationsCommand {
-    /// Record a license, agreement or exemption a principal holds.
+    /// Propose a license, agreement or exemption for a principal; it takes effect
+    /// when the quorum approves (`itarvault quorum approve`).
     Add {
         principal: String,
         /// The authorization as JSON (shared/spec/decision.md), from a file or `-`.
         #[arg(long, value_name = "FILE")]
         file: PathBuf,
+        /// Why, for the approvers.
+        #[arg(long)]
+        justification: Option<String>,
     },
     /// Revoke an authorization (kept in the record, no longer used).
     Revoke {
@@ -583,13 +597,22 @@ pub fn authorizations(
     use reqwest::Method as M;
     let base = |p: &str| format!("/v1/principals/{}/authorizations", urlencoding::encode(p));
     let v = match cmd {
-        AuthorizationsCommand::Add { principal, file } => {
+        AuthorizationsCommand::Add {
+            principal,
+            file,
+            justification,
+        } => {
             let (mut r, _) = open_input(&file)?;
             let mut text = String::new();
             r.read_to_string(&mut text)?;
             let body: Value = serde_json::from_str(&text)
                 .with_context(|| format!("`{}` is not JSON", file.display()))?;
-            conn.json(M::POST, &base(&principal), Some(body))?
+            let v = conn.json(
+                M::POST,
+                &justified(&base(&principal), justification.as_deref()),
+                Some(body),
+            )?;
+            return crate::lockbox::print_item(out, &v);
         }
         AuthorizationsCommand::Revoke { principal, id } => conn.json(
             M::DELETE,
@@ -650,15 +673,30 @@ pub enum BucketsCommand {
         name: String,
         #[arg(long)]
         backend: Option<String>,
+        /// A principal who approves access requests to the bucket; repeatable.
+        #[arg(long = "owner")]
+        owners: Vec<String>,
     },
     List,
+}
+
+/// `path` with a `justification` query parameter when one is given.
+fn justified(path: &str, j: Option<&str>) -> String {
+    match j {
+        Some(j) => format!("{path}?justification={}", urlencoding::encode(j)),
+        None => path.to_owned(),
+    }
 }
 
 pub fn buckets(c: &ClientArgs, out: OutputArgs, cmd: BucketsCommand) -> anyhow::Result<()> {
     let conn = Conn::new(c)?;
     let v = match cmd {
-        BucketsCommand::Create { name, backend } => {
-            let mut b = json!({"name": name});
+        BucketsCommand::Create {
+            name,
+            backend,
+            owners,
+        } => {
+            let mut b = json!({"name": name, "owners": owners});
             if let Some(be) = backend {
                 b["backend"] = json!(be);
             }

@@ -7,6 +7,7 @@ mod client;
 mod decide;
 mod files;
 mod keys;
+mod lockbox;
 mod secrets;
 mod serve;
 
@@ -218,6 +219,25 @@ enum Command {
         #[command(subcommand)]
         command: client::BucketsCommand,
     },
+    /// Access requests: ask for time-boxed access to content, and approve, deny or
+    /// revoke them as a bucket owner.
+    Lockbox {
+        #[command(flatten)]
+        client: client::ClientArgs,
+        #[command(flatten)]
+        out: OutputArgs,
+        #[command(subcommand)]
+        command: lockbox::LockboxCommand,
+    },
+    /// Dangerous operations that need M of N approvers: propose, list, approve, deny.
+    Quorum {
+        #[command(flatten)]
+        client: client::ClientArgs,
+        #[command(flatten)]
+        out: OutputArgs,
+        #[command(subcommand)]
+        command: lockbox::QuorumCommand,
+    },
     /// Store a file in the vault. Exit 1 if an export rule denies it.
     Put {
         /// BUCKET/KEY
@@ -345,6 +365,16 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             out,
             command,
         } => done(client::tokens(&client, out, command)),
+        Command::Lockbox {
+            client,
+            out,
+            command,
+        } => done(lockbox::lockbox(&client, out, command)),
+        Command::Quorum {
+            client,
+            out,
+            command,
+        } => done(lockbox::quorum(&client, out, command)),
         Command::Buckets {
             client,
             out,

@@ -142,6 +142,9 @@ pub struct QueryArgs {
     /// Record kind, e.g. `decision`, `object.get`, `auth.failure`.
     #[arg(long)]
     kind: Option<String>,
+    /// Records acting on or under this access request or quorum proposal.
+    #[arg(long)]
+    grant: Option<String>,
     /// RFC 3339 time: records at or after it.
     #[arg(long)]
     since: Option<String>,
@@ -234,6 +237,9 @@ pub fn audit(a: &AuditArgs, out: OutputArgs, cmd: AuditCommand) -> anyhow::Resul
                     && object_ok
                     && q.outcome.as_deref().is_none_or(|d| ev.outcome == d)
                     && q.kind.as_deref().is_none_or(|k| ev.kind == k)
+                    && q.grant
+                        .as_deref()
+                        .is_none_or(|g| ev.grant.as_deref() == Some(g))
                     && since.is_none_or(|s| t.is_some_and(|t| t >= s))
                     && until.is_none_or(|u| t.is_some_and(|t| t < u));
                 if keep {

@@ -233,6 +233,33 @@ impl Vault {
         write_private(&self.p(&format!("{id}.tok")), v["token"].as_str().unwrap());
     }
 
+    /// Adds a principal holding `roles`, with a token in `<id>.tok`.
+    fn staff(&self, id: &str, status: &str, citizenship: &str, roles: &[&str]) {
+        let mut args = vec![
+            "principals",
+            "add",
+            id,
+            "--status",
+            status,
+            "--citizenship",
+            citizenship,
+        ];
+        for r in roles {
+            args.extend(["--role", r]);
+        }
+        self.ok("admin.tok", US, &args);
+        let out = self.ok("admin.tok", US, &["tokens", "create", id, "--json"]);
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        write_private(&self.p(&format!("{id}.tok")), v["token"].as_str().unwrap());
+    }
+
+    /// Runs a client command that answers with JSON.
+    fn json(&self, token: &str, args: &[&str]) -> serde_json::Value {
+        let mut a = args.to_vec();
+        a.push("--json");
+        serde_json::from_str(&self.ok(token, US, &a)).unwrap()
+    }
+
     fn audit(&self, args: &[&str]) -> Output {
         bin()
             .arg("audit")
@@ -333,9 +360,16 @@ fn write_private(p: &Path, text: &str) {
     f.write_all(text.as_bytes()).unwrap();
 }
 
+/// Quorum config for the cast: alice and olive approve, one approval is enough.
+const QUORUM: &str = "[quorum]\napprovers = [\"alice\", \"olive\"]\nrequired = 1\n";
+
 /// A vault with a bucket and the usual cast.
 fn cast() -> Vault {
-    let v = Vault::start();
+    cast_with(QUORUM)
+}
+
+fn cast_with(extra_config: &str) -> Vault {
+    let v = Vault::start_with(extra_config);
     v.ok("admin.tok", US, &["buckets", "create", "designs"]);
     v.person("alice", "us_citizen", &["US"]);
     v.person("bob", "foreign_person", &["CN"]);
@@ -462,11 +496,26 @@ fn an_authorization_allows_exactly_what_it_covers_and_revocation_ends_it() {
     )
     .unwrap();
     v.fails("gwen.tok", GB, &["get", "designs/b.step", "g.step"], 1);
-    v.ok(
+    // Widening what someone may read waits for the quorum.
+    let prop = v.json(
         "admin.tok",
-        US,
-        &["authorizations", "add", "gwen", "--file", "dsp5.json"],
+        &[
+            "authorizations",
+            "add",
+            "gwen",
+            "--file",
+            "dsp5.json",
+            "--justification",
+            "TAA-7",
+        ],
     );
+    assert_eq!(prop["state"], "pending");
+    v.fails("gwen.tok", GB, &["get", "designs/b.step", "g.step"], 1);
+    let done = v.json(
+        "alice.tok",
+        &["quorum", "approve", prop["id"].as_str().unwrap()],
+    );
+    assert_eq!(done["state"], "executed", "{done}");
     v.ok("gwen.tok", GB, &["get", "designs/b.step", "g.step"]);
     let allowed = v.audit_json(&[
         "--principal",
@@ -1411,4 +1460,467 @@ fn a_full_disk_during_an_upload_leaves_no_partial_object() {
     v.fails("alice.tok", US, &["stat", "designs/full"], 2);
     let errs = v.audit_json(&["--kind", "object.put", "--outcome", "error"]);
     assert_eq!(errs.len(), 1, "{errs:?}");
+}
+
+/// A bucket owned by olive and oscar with two ITAR objects, a US-person support
+/// engineer (ursula) and a foreign-person one (fritz), both `operator`s.
+fn lockbox_cast(extra_config: &str) -> Vault {
+    let v = cast_with(extra_config);
+    v.person("olive", "us_citizen", &["US"]);
+    v.person("oscar", "us_citizen", &["US"]);
+    v.staff("ursula", "us_citizen", "US", &["operator"]);
+    v.staff("fritz", "foreign_person", "GB", &["operator"]);
+    v.ok(
+        "admin.tok",
+        US,
+        &[
+            "buckets", "create", "secure", "--owner", "olive", "--owner", "oscar",
+        ],
+    );
+    for key in ["secure/wing/spar.step", "secure/tail/fin.step"] {
+        v.ok(
+            "alice.tok",
+            US,
+            &["put", key, "blade.step", "-l", "ITAR:XI"],
+        );
+    }
+    v
+}
+
+fn refused(v: &Vault, token: &str, args: &[&str], why: &str) {
+    let o = v.run(token, US, args);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && err.contains(why), "{args:?}: {err}");
+}
+
+fn request(v: &Vault, token: &str, scope: &[&str], action: &str) -> String {
+    let mut a = vec!["lockbox", "request"];
+    a.extend_from_slice(scope);
+    a.extend([
+        "--action",
+        action,
+        "--justification",
+        "INC-77: corrupted part file",
+        "--minutes",
+        "30",
+    ]);
+    let r = v.json(token, &a);
+    assert_eq!(r["state"], "pending", "{r}");
+    r["id"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn operators_read_content_only_through_an_approved_grant_and_never_past_the_export_rules() {
+    let v = lockbox_cast(QUORUM);
+    // No role reads content by standing: not the admin, not support.
+    refused(
+        &v,
+        "admin.tok",
+        &["get", "secure/wing/spar.step", "a.step"],
+        "no standing access",
+    );
+    refused(
+        &v,
+        "ursula.tok",
+        &["get", "secure/wing/spar.step", "u.step"],
+        "no standing access",
+    );
+
+    let id = request(
+        &v,
+        "ursula.tok",
+        &["--bucket", "secure", "--prefix", "wing/"],
+        "read",
+    );
+    refused(
+        &v,
+        "ursula.tok",
+        &["lockbox", "approve", &id],
+        "cannot approve it",
+    );
+    refused(
+        &v,
+        "alice.tok",
+        &["lockbox", "approve", &id],
+        "not an approver",
+    );
+    refused(
+        &v,
+        "ursula.tok",
+        &["get", "secure/wing/spar.step", "u.step"],
+        "no standing access",
+    );
+    let r = v.json("olive.tok", &["lockbox", "approve", &id]);
+    assert_eq!(r["state"], "approved", "{r}");
+    refused(&v, "oscar.tok", &["lockbox", "approve", &id], "not pending");
+
+    // Within scope only: the prefix, the action.
+    v.ok(
+        "ursula.tok",
+        US,
+        &["get", "secure/wing/spar.step", "u.step"],
+    );
+    refused(
+        &v,
+        "ursula.tok",
+        &["get", "secure/tail/fin.step", "t.step"],
+        "no standing access",
+    );
+    refused(
+        &v,
+        "ursula.tok",
+        &["put", "secure/wing/new.step", "blade.step", "-l", "ITAR:XI"],
+        "no standing access",
+    );
+    refused(
+        &v,
+        "ursula.tok",
+        &["rm", "secure/wing/spar.step"],
+        "no standing access",
+    );
+    // From a proscribed country the export rules still say no, grant or not.
+    let o = v.run(
+        "ursula.tok",
+        CN,
+        &["get", "secure/wing/spar.step", "cn.step"],
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+
+    // A foreign-person engineer with an approved grant is still denied ITAR data.
+    let fid = request(
+        &v,
+        "fritz.tok",
+        &["--bucket", "secure", "--key", "wing/spar.step"],
+        "read",
+    );
+    v.json("oscar.tok", &["lockbox", "approve", &fid]);
+    let err = v.fails(
+        "fritz.tok",
+        US,
+        &["get", "secure/wing/spar.step", "f.step"],
+        1,
+    );
+    assert!(err.contains("deemed-export-foreign-person"), "{err}");
+    assert!(!v.p("f.step").exists());
+
+    // An owner ends the grant early; it is then useless and final.
+    let r = v.json(
+        "oscar.tok",
+        &["lockbox", "revoke", &id, "--reason", "incident closed"],
+    );
+    assert_eq!(r["state"], "revoked");
+    refused(
+        &v,
+        "ursula.tok",
+        &["get", "secure/wing/spar.step", "u2.step"],
+        "no standing access",
+    );
+    refused(&v, "olive.tok", &["lockbox", "approve", &id], "not pending");
+
+    // Listing: the requester and the owners see it; others do not.
+    let mine = v.json("ursula.tok", &["lockbox", "list"]);
+    assert_eq!(mine.as_array().unwrap().len(), 1);
+    assert!(v
+        .json("alice.tok", &["lockbox", "list"])
+        .as_array()
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        v.json("olive.tok", &["lockbox", "list"])
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+
+    // The trail ties every use to its request and the owner who approved it.
+    let trail = v.audit_json(&["--grant", &id]);
+    let kinds: Vec<_> = trail
+        .iter()
+        .map(|r| r["event"]["kind"].as_str().unwrap().to_owned())
+        .collect();
+    for k in [
+        "lockbox.request",
+        "lockbox.approve",
+        "object.get",
+        "lockbox.revoke",
+    ] {
+        assert!(kinds.iter().any(|x| x == k), "{k} missing from {kinds:?}");
+    }
+    let uses: Vec<_> = trail
+        .iter()
+        .filter(|r| r["event"]["kind"] == "object.get" && r["event"]["outcome"] == "allow")
+        .collect();
+    assert_eq!(uses.len(), 1, "one read was allowed under the grant");
+    assert_eq!(uses[0]["event"]["principal"], "ursula");
+    assert!(trail.iter().any(|r| r["event"]["kind"] == "lockbox.approve"
+        && r["event"]["principal"] == "olive"
+        && r["event"]["outcome"] == "ok"));
+    assert!(
+        v.audit_json(&["--grant", &fid, "--kind", "object.get", "--outcome", "deny"])
+            .len()
+            == 1
+    );
+    let o = v.audit(&["verify"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
+}
+
+#[test]
+fn racing_owners_count_once_and_pending_requests_survive_a_restart() {
+    let mut v = lockbox_cast(QUORUM);
+    let id = request(&v, "ursula.tok", &["--bucket", "secure"], "read");
+    // Restart while pending: nothing is lost, nothing is granted.
+    v.kill9();
+    v.launch().unwrap();
+    refused(
+        &v,
+        "ursula.tok",
+        &["get", "secure/tail/fin.step", "x.step"],
+        "no standing access",
+    );
+    let shown = v.json("olive.tok", &["lockbox", "show", &id]);
+    assert_eq!(shown["state"], "pending");
+
+    // Both owners approve at the same instant; one approval is needed and exactly one
+    // is recorded.
+    let spawn = |tok: &str| {
+        bin()
+            .args(["lockbox", "approve", &id, "--server", &v.url, "--cacert"])
+            .arg(v.p("data/tls/cert.pem"))
+            .arg("--token-file")
+            .arg(v.p(tok))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn("olive.tok"), spawn("oscar.tok"));
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    assert_eq!(
+        [a.status.success(), b.status.success()]
+            .iter()
+            .filter(|x| **x)
+            .count(),
+        1,
+        "{}\n{}",
+        String::from_utf8_lossy(&a.stderr),
+        String::from_utf8_lossy(&b.stderr)
+    );
+    let r = v.json("ursula.tok", &["lockbox", "show", &id]);
+    assert_eq!(r["state"], "approved");
+    assert_eq!(r["approvals"].as_array().unwrap().len(), 1);
+    v.ok("ursula.tok", US, &["get", "secure/tail/fin.step", "x.step"]);
+}
+
+/// Reads one HTTP request from `l` and answers 200; returns its body.
+fn receive_webhook(l: &std::net::TcpListener) -> String {
+    let (s, _) = l.accept().unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+    let mut r = BufReader::new(s.try_clone().unwrap());
+    let mut len = 0;
+    loop {
+        let mut line = String::new();
+        r.read_line(&mut line).unwrap();
+        if let Some(n) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+            len = n.trim().parse().unwrap();
+        }
+        if line == "\r\n" || line.is_empty() {
+            break;
+        }
+    }
+    let mut body = vec![0; len];
+    r.read_exact(&mut body).unwrap();
+    (&s).write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+        .unwrap();
+    String::from_utf8(body).unwrap()
+}
+
+#[test]
+fn dangerous_operations_wait_for_m_distinct_approvers_other_than_the_proposer() {
+    let hook = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let cfg = format!(
+        "[quorum]\napprovers = [\"admin\", \"alice\", \"olive\"]\nrequired = 2\n[lockbox]\nwebhook_url = \"http://127.0.0.1:{}/hook\"\n",
+        hook.local_addr().unwrap().port()
+    );
+    let mut v = cast_with(&cfg);
+    v.person("olive", "us_citizen", &["US"]);
+    v.ok(
+        "alice.tok",
+        US,
+        &["put", "designs/k.step", "blade.step", "-l", "ITAR:XI"],
+    );
+
+    // Key destruction is proposed, shown with its effect, and waits.
+    let p = v.json(
+        "admin.tok",
+        &[
+            "quorum",
+            "propose",
+            "key-destroy",
+            "bucket/designs",
+            "--days",
+            "7",
+            "--justification",
+            "program ended",
+        ],
+    );
+    let id = p["id"].as_str().unwrap().to_owned();
+    assert_eq!(p["state"], "pending");
+    assert!(
+        p["effect"].as_str().unwrap().contains("unrecoverable"),
+        "{p}"
+    );
+    let note: serde_json::Value = serde_json::from_str(&receive_webhook(&hook)).unwrap();
+    assert_eq!(note["event"], "quorum.propose");
+    assert_eq!(note["item"]["id"], id.as_str());
+
+    refused(
+        &v,
+        "admin.tok",
+        &["quorum", "approve", &id],
+        "cannot approve it",
+    );
+    refused(
+        &v,
+        "bob.tok",
+        &["quorum", "approve", &id],
+        "not an approver",
+    );
+    refused(
+        &v,
+        "alice.tok",
+        &[
+            "quorum",
+            "propose",
+            "residency",
+            "carve_out",
+            "--justification",
+            "x",
+        ],
+        "admin",
+    );
+    let one = v.json("alice.tok", &["quorum", "approve", &id]);
+    assert_eq!(one["state"], "pending", "one of two approvals");
+    refused(
+        &v,
+        "alice.tok",
+        &["quorum", "approve", &id],
+        "already approved",
+    );
+    v.ok("alice.tok", US, &["get", "designs/k.step", "k1.step"]);
+    // A restart keeps it pending.
+    v.kill9();
+    v.launch().unwrap();
+    v.ok("alice.tok", US, &["get", "designs/k.step", "k2.step"]);
+    let done = v.json("olive.tok", &["quorum", "approve", &id]);
+    assert_eq!(done["state"], "executed", "{done}");
+    assert!(done["result"]
+        .as_str()
+        .unwrap()
+        .contains("scheduled for destruction"));
+    let o = v.run("alice.tok", US, &["get", "designs/k.step", "k3.step"]);
+    assert!(!o.status.success(), "a key pending destruction refuses use");
+    assert_eq!(
+        v.audit_json(&["--grant", &id, "--kind", "quorum.execute"])
+            .len(),
+        1
+    );
+
+    // Denied is final.
+    let r = v.json(
+        "admin.tok",
+        &[
+            "quorum",
+            "propose",
+            "residency",
+            "carve_out",
+            "--justification",
+            "UK subsidiary",
+        ],
+    );
+    let rid = r["id"].as_str().unwrap().to_owned();
+    let d = v.json(
+        "olive.tok",
+        &[
+            "quorum",
+            "deny",
+            &rid,
+            "--reason",
+            "contract requires US only",
+        ],
+    );
+    assert_eq!(d["state"], "denied");
+    refused(&v, "alice.tok", &["quorum", "approve", &rid], "not pending");
+
+    // Creating an admin is a quorum operation too.
+    let out = v.json(
+        "admin.tok",
+        &[
+            "principals",
+            "add",
+            "root2",
+            "--status",
+            "us_citizen",
+            "--citizenship",
+            "US",
+            "--role",
+            "admin",
+        ],
+    );
+    assert_eq!(out["state"], "pending", "{out}");
+    refused(
+        &v,
+        "admin.tok",
+        &["principals", "show", "root2"],
+        "does not exist",
+    );
+
+    // Editing the config is no way around it: an unapproved backend stops the start.
+    v.kill9();
+    v.extra_config.push_str(&format!(
+        "[[backends]]\nname = \"local\"\nkind = \"local\"\npath = \"blobs\"\ncountry = \"US\"\noperator = \"self\"\n[[backends]]\nname = \"annex\"\nkind = \"local\"\npath = {:?}\ncountry = \"US\"\noperator = \"self\"\n",
+        v.p("annex")
+    ));
+    let err = v.launch().unwrap_err();
+    assert!(
+        err.contains("backend `annex`") && err.contains("quorum"),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_admin_cannot_mint_a_second_token_for_someone_and_auditors_read_the_trail() {
+    let v = cast();
+    refused(
+        &v,
+        "admin.tok",
+        &["tokens", "create", "alice"],
+        "already holds live token",
+    );
+    // Alice mints her own.
+    v.ok("alice.tok", US, &["tokens", "create", "alice"]);
+    v.staff("audrey", "us_citizen", "US", &["auditor"]);
+    let o = v.run("audrey.tok", US, &["get", "designs/none", "n"]);
+    assert!(!o.status.success());
+    let get_trail = |tok: &str| {
+        let t = std::fs::read_to_string(v.p(tok)).unwrap();
+        v.raw(
+            format!("GET /v1/audit HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {t}\r\nConnection: close\r\n\r\n").as_bytes(),
+            false,
+        )
+    };
+    let text = get_trail("audrey.tok");
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    assert!(
+        text.to_ascii_lowercase().contains("x-itarvault-audit-head"),
+        "{text}"
+    );
+    assert!(text.contains("\"kind\":\"admin.token.create\""), "{text}");
+    assert!(get_trail("bob.tok").starts_with("HTTP/1.1 403"));
 }

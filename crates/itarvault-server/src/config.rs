@@ -29,6 +29,60 @@ pub struct Config {
     pub policies: Vec<PathBuf>,
     /// OIDC issuers whose bearer JWTs identify principals.
     pub oidc: Vec<OidcConfig>,
+    pub lockbox: LockboxConfig,
+    pub quorum: QuorumConfig,
+}
+
+/// Access requests: how long grants last and how many owners approve one.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LockboxConfig {
+    /// Longest grant an approval gives, in hours.
+    pub max_grant_hours: u32,
+    /// Hours an undecided request waits before it lapses.
+    pub pending_hours: u32,
+    /// Distinct owners (never the requester) who must approve a request.
+    pub approvals_required: u32,
+    /// Where to POST a JSON notification of every request, proposal and decision
+    /// (`https://`, or `http://` to a loopback address).
+    pub webhook_url: Option<String>,
+}
+
+impl Default for LockboxConfig {
+    fn default() -> Self {
+        Self {
+            max_grant_hours: 8,
+            pending_hours: 96,
+            approvals_required: 1,
+            webhook_url: None,
+        }
+    }
+}
+
+/// The quorum (M of N) that dangerous operations need.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct QuorumConfig {
+    /// The N principals who may approve. Empty: no dangerous operation can run.
+    pub approvers: Vec<String>,
+    /// M: distinct approvers, never counting the proposer.
+    pub required: u32,
+    /// Hours within which all M approvals must arrive.
+    pub window_hours: u32,
+    /// Also require the quorum to register any principal, not only administrators:
+    /// whoever registers a US person creates someone the export decision will allow.
+    pub principals: bool,
+}
+
+impl Default for QuorumConfig {
+    fn default() -> Self {
+        Self {
+            approvers: Vec::new(),
+            required: 2,
+            window_hours: 24,
+            principals: false,
+        }
+    }
 }
 
 /// An OIDC issuer. Its tokens name a principal of the registry; the person's
@@ -70,6 +124,8 @@ impl Default for Config {
             limits: LimitsConfig::default(),
             policies: Vec::new(),
             oidc: Vec::new(),
+            lockbox: LockboxConfig::default(),
+            quorum: QuorumConfig::default(),
         }
     }
 }
@@ -140,7 +196,7 @@ impl Default for ResidencyConfig {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct BackendConfig {
     /// Name stored with each object; buckets choose a backend by name.
@@ -272,11 +328,66 @@ impl Config {
                     .into(),
             ));
         }
+        if self.lockbox.max_grant_hours == 0
+            || self.lockbox.pending_hours == 0
+            || self.lockbox.approvals_required == 0
+        {
+            return Err(ConfigError::Invalid(
+                "`lockbox.max_grant_hours`, `lockbox.pending_hours` and `lockbox.approvals_required` must be at least 1".into(),
+            ));
+        }
+        if let Some(u) = &self.lockbox.webhook_url {
+            check_webhook(u)?;
+        }
+        if !self.quorum.approvers.is_empty() {
+            let distinct: std::collections::BTreeSet<_> = self.quorum.approvers.iter().collect();
+            if distinct.len() != self.quorum.approvers.len() {
+                return Err(ConfigError::Invalid(
+                    "`quorum.approvers` names someone twice".into(),
+                ));
+            }
+            // Every proposer may be an approver too, and never counts: M < N.
+            if self.quorum.required == 0
+                || self.quorum.required as usize >= self.quorum.approvers.len()
+            {
+                return Err(ConfigError::Invalid(format!(
+                    "`quorum.required` is {} with {} approvers; it must be at least 1 and less than the number of approvers, so that a proposer who is an approver still needs others",
+                    self.quorum.required,
+                    self.quorum.approvers.len()
+                )));
+            }
+        }
+        if self.quorum.window_hours == 0 {
+            return Err(ConfigError::Invalid(
+                "`quorum.window_hours` must be at least 1".into(),
+            ));
+        }
         if self.audit.checkpoint_interval_secs == 0 {
             return Err(ConfigError::Invalid(
                 "`audit.checkpoint_interval_secs` must be at least 1".into(),
             ));
         }
         Ok(())
+    }
+}
+
+/// A webhook gets request details (who asks for what), so it must not travel in clear
+/// over a network.
+fn check_webhook(u: &str) -> Result<(), ConfigError> {
+    let bad = || {
+        ConfigError::Invalid(format!(
+            "`lockbox.webhook_url` `{u}` must be an https:// URL, or http:// to 127.0.0.1, [::1] or localhost"
+        ))
+    };
+    if u.starts_with("https://") {
+        return Ok(());
+    }
+    let rest = u.strip_prefix("http://").ok_or_else(bad)?;
+    let host = rest.split('/').next().unwrap_or("");
+    let host = host.rsplit_once(':').map_or(host, |(h, _)| h);
+    if ["127.0.0.1", "[::1]", "localhost"].contains(&host) {
+        Ok(())
+    } else {
+        Err(bad())
     }
 }

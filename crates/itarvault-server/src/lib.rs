@@ -33,7 +33,7 @@ use tokio::net::TcpListener;
 use zeroize::Zeroizing;
 
 use crate::audit_log::{AuditLog, AuditPaths};
-use crate::config::Config;
+use crate::config::{BackendConfig, Config, ResidencyMode};
 use crate::location::Locator;
 use crate::state::{AppState, Backend, Metrics};
 
@@ -64,11 +64,14 @@ pub enum ServerError {
     Listen(SocketAddr, std::io::Error),
 }
 
-/// Reads Cedar policies from files and directories (`*.cedar`, sorted).
-pub fn load_policies(paths: &[PathBuf]) -> Result<Option<OrgPolicies>, ServerError> {
-    if paths.is_empty() {
-        return Ok(None);
-    }
+/// Setting names for what only a quorum changes once the server has started once.
+pub const SETTING_RESIDENCY: &str = "residency.mode";
+pub const SETTING_BACKENDS: &str = "backends.approved";
+pub const SETTING_POLICIES: &str = "policies.sha256";
+
+/// The Cedar policy sources named by the config, in load order (`*.cedar` of a
+/// directory sorted by name).
+fn policy_sources(paths: &[PathBuf]) -> Result<Vec<(String, String)>, ServerError> {
     let read = |p: &Path| {
         std::fs::read_to_string(p)
             .map_err(|e| ServerError::Policies(format!("reading `{}`: {e}", p.display())))
@@ -92,9 +95,122 @@ pub fn load_policies(paths: &[PathBuf]) -> Result<Option<OrgPolicies>, ServerErr
             sources.push((f.display().to_string(), read(&f)?));
         }
     }
-    OrgPolicies::load(&sources)
+    Ok(sources)
+}
+
+/// Reads Cedar policies from files and directories (`*.cedar`, sorted).
+pub fn load_policies(paths: &[PathBuf]) -> Result<Option<OrgPolicies>, ServerError> {
+    if paths.is_empty() {
+        return Ok(None);
+    }
+    OrgPolicies::load(&policy_sources(paths)?)
         .map(Some)
         .map_err(|e| ServerError::Policies(e.to_string()))
+}
+
+/// SHA-256 (hex) of policy text: what a quorum approves and the server checks at start.
+/// For several files, the text is their concatenation in load order.
+pub fn policy_digest(text: &str) -> String {
+    itarvault_audit::line_hash(text.as_bytes())
+}
+
+/// Refuses a backend in a proscribed country (22 CFR 126.1) or an unknown one.
+pub fn check_backend_country(b: &BackendConfig) -> Result<Country, ServerError> {
+    let data = data().ok_or_else(|| {
+        ServerError::Refused("the embedded regulatory data failed to load (a build defect)".into())
+    })?;
+    let country = Country::parse(&b.country).ok_or_else(|| {
+        ServerError::Refused(format!(
+            "backend `{}`: `{}` is not an ISO 3166-1 alpha-2 country code\ndeclare where the data physically is, e.g. `country = \"US\"`",
+            b.name, b.country
+        ))
+    })?;
+    if let Some(e) = data.proscribed_on(country, OffsetDateTime::now_utc().date()) {
+        return Err(ServerError::Refused(format!(
+            "backend `{}` is in {} ({}), a proscribed country under {}: technical data may not be stored there, even encrypted (22 CFR 120.54(a)(5)(iv))\nremove the backend or move it to another country",
+            b.name,
+            country.name(),
+            country,
+            e.cite()
+        )));
+    }
+    Ok(country)
+}
+
+/// The backends a quorum approved (or that the first start adopted).
+pub fn approved_backends(meta: &dyn Metadata) -> Result<Vec<BackendConfig>, ServerError> {
+    match meta.setting(SETTING_BACKENDS)? {
+        None => Ok(Vec::new()),
+        Some(s) => serde_json::from_str(&s).map_err(|e| {
+            ServerError::Refused(format!(
+                "the approved-backends setting does not parse ({e}); the metadata database was edited or is damaged"
+            ))
+        }),
+    }
+}
+
+/// Adopts the config's residency, backends and policies the first time, and afterwards
+/// holds the config to what the quorum approved: editing the file is not a way around
+/// the two-person rule. Returns the residency mode in force and what was adopted.
+fn controlled_settings(
+    cfg: &Config,
+    meta: &dyn Metadata,
+) -> Result<(ResidencyMode, Vec<String>), ServerError> {
+    let mut adopted = Vec::new();
+    let mode = match meta.setting(SETTING_RESIDENCY)? {
+        None => {
+            let m = serde_json::to_value(cfg.residency.mode)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default();
+            meta.set_setting(SETTING_RESIDENCY, &m)?;
+            adopted.push(format!("residency mode `{m}`"));
+            cfg.residency.mode
+        }
+        Some(m) => {
+            let mode: ResidencyMode = serde_json::from_value(serde_json::json!(m)).map_err(|_| {
+                ServerError::Refused(format!("the stored residency mode `{m}` is not known; the metadata database was edited or is damaged"))
+            })?;
+            if mode != cfg.residency.mode {
+                tracing::warn!(stored = %m, "residency.mode in the config differs from the mode the quorum set; the quorum's applies");
+            }
+            mode
+        }
+    };
+    let backends = cfg.effective_backends();
+    if meta.setting(SETTING_BACKENDS)?.is_none() {
+        meta.set_setting(
+            SETTING_BACKENDS,
+            &serde_json::to_string(&backends).unwrap_or_default(),
+        )?;
+        adopted.push(format!("{} backends", backends.len()));
+    } else {
+        let approved = approved_backends(meta)?;
+        if let Some(b) = backends.iter().find(|b| !approved.contains(b)) {
+            return Err(ServerError::Refused(format!(
+                "backend `{}` in the config is not one a quorum approved (a new backend, or a changed entry)\npropose it with `itarvault quorum propose backend --name {} --country {} ...`, or restore the approved entry",
+                b.name, b.name, b.country
+            )));
+        }
+    }
+    let text: String = policy_sources(&cfg.policies)?
+        .into_iter()
+        .map(|(_, t)| t)
+        .collect();
+    let digest = policy_digest(&text);
+    match meta.setting(SETTING_POLICIES)? {
+        None => {
+            meta.set_setting(SETTING_POLICIES, &digest)?;
+            adopted.push(format!("policies sha256 {digest}"));
+        }
+        Some(d) if d == digest => {}
+        Some(d) => {
+            return Err(ServerError::Refused(format!(
+                "the Cedar policies in the config (sha256 {digest}) are not the ones a quorum approved (sha256 {d})\npropose them with `itarvault quorum propose policies FILE...`, or restore the approved files"
+            )))
+        }
+    }
+    Ok((mode, adopted))
 }
 
 /// What a person starting the server needs to be told.
@@ -161,27 +277,9 @@ fn open_backends(
     cfg: &Config,
     meta: &dyn Metadata,
 ) -> Result<HashMap<String, Backend>, ServerError> {
-    let today = OffsetDateTime::now_utc().date();
-    let data = data().ok_or_else(|| {
-        ServerError::Refused("the embedded regulatory data failed to load (a build defect)".into())
-    })?;
     let mut out = HashMap::new();
     for b in cfg.effective_backends() {
-        let country = Country::parse(&b.country).ok_or_else(|| {
-            ServerError::Refused(format!(
-                "backend `{}`: `{}` is not an ISO 3166-1 alpha-2 country code\ndeclare where the data physically is, e.g. `country = \"US\"`",
-                b.name, b.country
-            ))
-        })?;
-        if let Some(e) = data.proscribed_on(country, today) {
-            return Err(ServerError::Refused(format!(
-                "backend `{}` is in {} ({}), a proscribed country under {}: technical data may not be stored there, even encrypted (22 CFR 120.54(a)(5)(iv))\nremove the backend or move it to another country",
-                b.name,
-                country.name(),
-                country,
-                e.cite()
-            )));
-        }
+        let country = check_backend_country(&b)?;
         let path = cfg.in_data_dir(b.path.as_deref().unwrap_or(Path::new("blobs")));
         let store = Arc::new(LocalBlobStore::open_named(&b.name, &path)?);
         let swept = itarvault_store::sweep_orphans(meta, store.as_ref())?;
@@ -248,6 +346,27 @@ impl Server {
             &cfg.location.trusted_proxies,
         )?;
         let engine = Engine::new(load_policies(&cfg.policies)?);
+        let (residency, adopted) = controlled_settings(&cfg, meta.as_ref())?;
+        if !adopted.is_empty() {
+            audit
+                .record(
+                    itarvault_audit::Event::new("settings.adopt", "ok").detail(format!(
+                        "adopted from the config; from now on only a quorum changes them: {}",
+                        adopted.join(", ")
+                    )),
+                )
+                .await?;
+        }
+        let webhook = match &cfg.lockbox.webhook_url {
+            None => None,
+            Some(u) => Some((
+                u.clone(),
+                reqwest::Client::builder()
+                    .timeout(Duration::from_secs(5))
+                    .build()
+                    .map_err(|e| ServerError::Refused(format!("lockbox webhook client: {e}")))?,
+            )),
+        };
         let mut issuers = Vec::new();
         for o in &cfg.oidc {
             issuers.push(oidc::Issuer::load(o.clone()).await?);
@@ -308,7 +427,23 @@ impl Server {
             metrics: Metrics::default(),
             fips,
             issuers,
+            us_only: std::sync::atomic::AtomicBool::new(residency == ResidencyMode::UsOnly),
+            webhook,
         });
+        // A proposal approved just before a crash runs now (every operation is
+        // idempotent or refuses a repeat).
+        for rec in state.meta.lockbox_list("quorum", None)? {
+            if rec.body.get("state").and_then(|v| v.as_str()) == Some("approved") {
+                api::lockbox::execute(&state, &rec.id, None)
+                    .await
+                    .map_err(|e| {
+                        ServerError::Refused(format!(
+                            "resuming proposal `{}`: {}",
+                            rec.id, e.message
+                        ))
+                    })?;
+            }
+        }
         Ok(Self {
             state,
             listener,

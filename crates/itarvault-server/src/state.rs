@@ -59,6 +59,11 @@ pub struct AppState {
     pub metrics: Metrics,
     pub fips: bool,
     pub issuers: Vec<crate::oidc::Issuer>,
+    /// The residency mode in force: the config's on first start, then only what a
+    /// quorum sets (`residency_set`).
+    pub us_only: std::sync::atomic::AtomicBool,
+    /// The lockbox webhook and the client that posts to it.
+    pub webhook: Option<(String, reqwest::Client)>,
 }
 
 /// Who is asking, from where, for the audit record of everything the request does.
@@ -128,6 +133,19 @@ pub fn new_request_id() -> String {
 }
 
 impl AppState {
+    pub fn residency(&self) -> ResidencyMode {
+        if self.us_only.load(Ordering::SeqCst) {
+            ResidencyMode::UsOnly
+        } else {
+            ResidencyMode::CarveOut
+        }
+    }
+
+    pub fn set_residency(&self, m: ResidencyMode) {
+        self.us_only
+            .store(m == ResidencyMode::UsOnly, Ordering::SeqCst);
+    }
+
     /// Where the request comes from.
     pub fn locate(&self, peer: IpAddr, headers: &HeaderMap) -> Located {
         let xff = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
@@ -293,10 +311,10 @@ impl AppState {
             }
         };
         if let Some(b) = backend {
-            if self.config.residency.mode == ResidencyMode::UsOnly && b.country != Country::US {
+            if self.residency() == ResidencyMode::UsOnly && b.country != Country::US {
                 d.narrow(Reason::new(
                     "residency-us-only",
-                    "organisation residency policy (residency.mode = us_only)",
+                    "organisation residency policy (residency mode us_only)",
                     format!(
                         "backend in `{}` is outside the US and this organisation stores controlled data only in the US",
                         b.country

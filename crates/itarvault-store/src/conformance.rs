@@ -49,6 +49,7 @@ fn object(bucket: &str, key: &str, blob: &str) -> ObjectRecord {
 
 /// Principals, authorizations, tokens, buckets and objects behave alike everywhere.
 pub fn metadata(m: &dyn Metadata) -> Result<(), String> {
+    lockbox(m)?;
     m.add_principal(&principal("alice")).map_err(e)?;
     check(
         matches!(
@@ -132,6 +133,7 @@ pub fn metadata(m: &dyn Metadata) -> Result<(), String> {
         key_id: "bucket/designs".into(),
         backend: "local".into(),
         created: OffsetDateTime::UNIX_EPOCH,
+        owners: vec!["olive".into(), "oscar".into()],
     };
     m.add_bucket(&b).map_err(e)?;
     check(
@@ -224,4 +226,72 @@ pub fn blobs(s: &dyn BlobStore) -> Result<(), String> {
         "blob ids cannot name paths",
     )?;
     Ok(())
+}
+
+/// Lockbox records change only by compare-and-swap, so two approvers acting at once
+/// cannot both succeed on the same version.
+fn lockbox(m: &dyn Metadata) -> Result<(), String> {
+    let r = LockboxRecord {
+        id: "req_1".into(),
+        kind: "access".into(),
+        subject: "sam".into(),
+        version: 0,
+        created: OffsetDateTime::UNIX_EPOCH,
+        body: serde_json::json!({"state": "pending"}),
+    };
+    m.add_lockbox(&r).map_err(e)?;
+    check(
+        matches!(m.add_lockbox(&r), Err(StoreError::Exists(_))),
+        "lockbox ids are unique",
+    )?;
+    check(
+        m.lockbox("req_1").map_err(e)? == Some(r.clone()),
+        "lockbox round trip",
+    )?;
+    let mut first = r.clone();
+    first.body = serde_json::json!({"state": "approved"});
+    m.update_lockbox(&first).map_err(e)?;
+    let mut second = r.clone();
+    second.body = serde_json::json!({"state": "denied"});
+    check(
+        matches!(m.update_lockbox(&second), Err(StoreError::Conflict(_))),
+        "a stale version is a Conflict",
+    )?;
+    let now = m.lockbox("req_1").map_err(e)?;
+    check(
+        now.as_ref()
+            .is_some_and(|n| n.version == 1 && n.body == first.body),
+        "the first change wins and bumps the version",
+    )?;
+    let mut ghost = r.clone();
+    ghost.id = "req_none".into();
+    check(
+        matches!(m.update_lockbox(&ghost), Err(StoreError::NotFound(_))),
+        "updating an unknown record is NotFound",
+    )?;
+    check(
+        m.lockbox_list("access", Some("sam")).map_err(e)?.len() == 1,
+        "list by subject",
+    )?;
+    check(
+        m.lockbox_list("access", Some("olive"))
+            .map_err(e)?
+            .is_empty(),
+        "list filters by subject",
+    )?;
+    check(
+        m.lockbox_list("quorum", None).map_err(e)?.is_empty(),
+        "list filters by kind",
+    )?;
+
+    check(
+        m.setting("residency").map_err(e)?.is_none(),
+        "unset setting is None",
+    )?;
+    m.set_setting("residency", "carve_out").map_err(e)?;
+    m.set_setting("residency", "us_only").map_err(e)?;
+    check(
+        m.setting("residency").map_err(e)?.as_deref() == Some("us_only"),
+        "settings overwrite",
+    )
 }

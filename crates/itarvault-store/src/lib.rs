@@ -32,8 +32,8 @@ pub mod sqlite;
 
 pub use blob::{BlobId, BlobStore, BlobWriter, LocalBlobStore};
 pub use meta::{
-    AuthorizationRecord, BucketRecord, Metadata, ObjectPage, ObjectRecord, PrincipalRecord,
-    TokenRecord,
+    AuthorizationRecord, BucketRecord, LockboxRecord, Metadata, ObjectPage, ObjectRecord,
+    PrincipalRecord, TokenRecord,
 };
 pub use sqlite::SqliteMetadata;
 
@@ -47,6 +47,8 @@ pub enum StoreError {
     NotFound(String),
     #[error("{0} already exists")]
     Exists(String),
+    #[error("{0} was changed by someone else at the same time; read it again and retry")]
+    Conflict(String),
     #[error("`{0}` is not a valid blob id (caller bug or tampered metadata)")]
     BadBlobId(String),
     #[error("metadata database error: {0}\ncheck the data directory's disk and permissions")]

@@ -68,6 +68,24 @@ pub struct BucketRecord {
     pub backend: String,
     #[serde(with = "time::serde::rfc3339")]
     pub created: OffsetDateTime,
+    /// Who approves access requests to the bucket's content.
+    pub owners: Vec<String>,
+}
+
+/// A lockbox access request or quorum proposal. The body is the lockbox crate's JSON;
+/// `version` makes every state change a compare-and-swap, so that two approvers acting
+/// at once cannot both count, and nothing is lost between nodes.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LockboxRecord {
+    pub id: String,
+    /// `access` or `quorum`.
+    pub kind: String,
+    /// The requester or proposer.
+    pub subject: String,
+    pub version: i64,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created: OffsetDateTime,
+    pub body: serde_json::Value,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -130,4 +148,21 @@ pub trait Metadata: Send + Sync + fmt::Debug {
     ) -> Result<ObjectPage, StoreError>;
     /// Blob ids referenced in `backend` (for the orphan sweep).
     fn blob_refs(&self, backend: &str) -> Result<Vec<String>, StoreError>;
+
+    fn add_lockbox(&self, r: &LockboxRecord) -> Result<(), StoreError>;
+    fn lockbox(&self, id: &str) -> Result<Option<LockboxRecord>, StoreError>;
+    /// Records of `kind` (of `subject` if given), oldest first.
+    fn lockbox_list(
+        &self,
+        kind: &str,
+        subject: Option<&str>,
+    ) -> Result<Vec<LockboxRecord>, StoreError>;
+    /// Replaces the body if the stored version is still `r.version` (and bumps it);
+    /// [`StoreError::Conflict`] if another change came first.
+    fn update_lockbox(&self, r: &LockboxRecord) -> Result<(), StoreError>;
+
+    /// Organisation settings that only a quorum changes (residency mode, approved
+    /// backends and policies).
+    fn setting(&self, name: &str) -> Result<Option<String>, StoreError>;
+    fn set_setting(&self, name: &str, value: &str) -> Result<(), StoreError>;
 }

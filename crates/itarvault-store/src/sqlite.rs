@@ -12,7 +12,8 @@ use crate::StoreError;
 
 /// Schema migrations, in order: entry `i` takes the database from version `i` to
 /// `i + 1`. Never edit a released entry; append a new one.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE principals (
   id TEXT PRIMARY KEY,
   person_status TEXT NOT NULL,
@@ -57,7 +58,24 @@ CREATE TABLE objects (
   PRIMARY KEY (bucket, key)
 );
 CREATE INDEX objects_blob ON objects(backend, blob);
-"#];
+"#,
+    r#"
+ALTER TABLE buckets ADD COLUMN owners TEXT NOT NULL DEFAULT '[]';
+CREATE TABLE lockbox (
+  id TEXT PRIMARY KEY,
+  kind TEXT NOT NULL,
+  subject TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  created INTEGER NOT NULL,
+  body TEXT NOT NULL
+);
+CREATE INDEX lockbox_subject ON lockbox(kind, subject);
+CREATE TABLE settings (
+  name TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+);
+"#,
+];
 
 /// Metadata in a SQLite file.
 #[derive(Debug)]
@@ -193,6 +211,21 @@ fn bucket_row(r: &Row<'_>) -> rusqlite::Result<BucketRecord> {
         key_id: r.get(1)?,
         backend: r.get(2)?,
         created: from_ts(r.get(3)?),
+        owners: unlist(&r.get::<_, String>(4)?),
+    })
+}
+
+const LOCKBOX_COLS: &str = "id, kind, subject, version, created, body";
+
+fn lockbox_row(r: &Row<'_>) -> rusqlite::Result<LockboxRecord> {
+    let body: String = r.get(5)?;
+    Ok(LockboxRecord {
+        id: r.get(0)?,
+        kind: r.get(1)?,
+        subject: r.get(2)?,
+        version: r.get(3)?,
+        created: from_ts(r.get(4)?),
+        body: serde_json::from_str(&body).unwrap_or(serde_json::Value::Null),
     })
 }
 
@@ -342,20 +375,26 @@ impl Metadata for SqliteMetadata {
     fn add_bucket(&self, b: &BucketRecord) -> Result<(), StoreError> {
         self.db()
             .execute(
-                "INSERT INTO buckets VALUES (?1, ?2, ?3, ?4)",
-                params![b.name, b.key_id, b.backend, ts(b.created)],
+                "INSERT INTO buckets (name, key_id, backend, created, owners) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![b.name, b.key_id, b.backend, ts(b.created), list(&b.owners)],
             )
             .map_err(|e| unique(e, || format!("bucket `{}`", b.name)))?;
         Ok(())
     }
 
     fn bucket(&self, name: &str) -> Result<Option<BucketRecord>, StoreError> {
-        self.one("SELECT * FROM buckets WHERE name = ?1", [name], bucket_row)
+        self.one(
+            "SELECT name, key_id, backend, created, owners FROM buckets WHERE name = ?1",
+            [name],
+            bucket_row,
+        )
     }
 
     fn buckets(&self) -> Result<Vec<BucketRecord>, StoreError> {
         let db = self.db();
-        let mut st = db.prepare_cached("SELECT * FROM buckets ORDER BY name")?;
+        let mut st = db.prepare_cached(
+            "SELECT name, key_id, backend, created, owners FROM buckets ORDER BY name",
+        )?;
         let rows = st.query_map([], bucket_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
@@ -447,5 +486,73 @@ impl Metadata for SqliteMetadata {
         let mut st = db.prepare_cached("SELECT blob FROM objects WHERE backend = ?1")?;
         let rows = st.query_map([backend], |r| r.get(0))?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn add_lockbox(&self, r: &LockboxRecord) -> Result<(), StoreError> {
+        self.db()
+            .execute(
+                &format!("INSERT INTO lockbox ({LOCKBOX_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"),
+                params![
+                    r.id,
+                    r.kind,
+                    r.subject,
+                    r.version,
+                    ts(r.created),
+                    r.body.to_string()
+                ],
+            )
+            .map_err(|e| unique(e, || format!("{} `{}`", r.kind, r.id)))?;
+        Ok(())
+    }
+
+    fn lockbox(&self, id: &str) -> Result<Option<LockboxRecord>, StoreError> {
+        self.one(
+            &format!("SELECT {LOCKBOX_COLS} FROM lockbox WHERE id = ?1"),
+            [id],
+            lockbox_row,
+        )
+    }
+
+    fn lockbox_list(
+        &self,
+        kind: &str,
+        subject: Option<&str>,
+    ) -> Result<Vec<LockboxRecord>, StoreError> {
+        let db = self.db();
+        let mut st = db.prepare_cached(&format!(
+            "SELECT {LOCKBOX_COLS} FROM lockbox WHERE kind = ?1 AND (?2 IS NULL OR subject = ?2) \
+             ORDER BY created, id"
+        ))?;
+        let rows = st.query_map(params![kind, subject], lockbox_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn update_lockbox(&self, r: &LockboxRecord) -> Result<(), StoreError> {
+        let n = self.db().execute(
+            "UPDATE lockbox SET body = ?3, version = ?2 + 1 WHERE id = ?1 AND version = ?2",
+            params![r.id, r.version, r.body.to_string()],
+        )?;
+        if n == 0 {
+            return match self.lockbox(&r.id)? {
+                Some(_) => Err(StoreError::Conflict(format!("{} `{}`", r.kind, r.id))),
+                None => Err(not_found(format!("{} `{}`", r.kind, r.id))),
+            };
+        }
+        Ok(())
+    }
+
+    fn setting(&self, name: &str) -> Result<Option<String>, StoreError> {
+        self.one("SELECT value FROM settings WHERE name = ?1", [name], |r| {
+            r.get(0)
+        })
+    }
+
+    fn set_setting(&self, name: &str, value: &str) -> Result<(), StoreError> {
+        self.db().execute(
+            "INSERT INTO settings (name, value) VALUES (?1, ?2) \
+             ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+            params![name, value],
+        )?;
+        Ok(())
     }
 }

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -14,12 +14,17 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use time::{Duration, OffsetDateTime};
 
+use itarvault_lockbox::Operation;
+
+use super::lockbox;
 use crate::error::ApiError;
 use crate::state::{AppState, Caller};
 use crate::token;
 
-/// Roles a principal can hold. `admin` runs the service; `auditor` reads the trail.
-pub const ROLES: &[&str] = &["admin", "auditor"];
+/// Roles a principal can hold. `admin` runs the service; `auditor` reads the trail;
+/// `operator` supports it (a provider's engineer). None of them reads content without
+/// an approved access request (`api::lockbox`).
+pub const ROLES: &[&str] = &["admin", "auditor", "operator"];
 
 fn valid_id(s: &str) -> bool {
     (1..=128).contains(&s.len())
@@ -83,8 +88,28 @@ async fn admin_change<T>(
     detail: String,
     change: impl FnOnce() -> Result<T, ApiError>,
 ) -> Result<T, ApiError> {
+    change_as(
+        st,
+        caller,
+        caller.require_role("admin"),
+        kind,
+        detail,
+        change,
+    )
+    .await
+}
+
+/// [`admin_change`] with the permission check given by the caller.
+async fn change_as<T>(
+    st: &AppState,
+    caller: &Caller,
+    permitted: Result<(), ApiError>,
+    kind: &str,
+    detail: String,
+    change: impl FnOnce() -> Result<T, ApiError>,
+) -> Result<T, ApiError> {
     let mut ev = caller.event(kind, "error").detail(detail);
-    let res = caller.require_role("admin").and_then(|()| change());
+    let res = permitted.and_then(|()| change());
     if let Err(e) = &res {
         ev.outcome = if e.status == StatusCode::FORBIDDEN {
             "deny".into()
@@ -126,41 +151,74 @@ pub struct NewPrincipal {
     roles: Vec<String>,
 }
 
+/// A principal record from the API's JSON form, validated.
+pub fn principal_record(body: &Value) -> Result<PrincipalRecord, ApiError> {
+    let np: NewPrincipal = serde_json::from_value(body.clone()).map_err(|e| {
+        ApiError::bad_request("invalid-input", format!("the principal is invalid: {e}"))
+    })?;
+    if !valid_id(&np.id) {
+        return Err(bad_id("principal id", &np.id));
+    }
+    if let Some(r) = np.roles.iter().find(|r| !ROLES.contains(&r.as_str())) {
+        return Err(
+            ApiError::bad_request("bad-role", format!("role `{r}` does not exist"))
+                .hint(format!("roles: {}", ROLES.join(", "))),
+        );
+    }
+    let mut facts = json!({
+        "id": np.id, "person_status": np.person_status, "citizenships": np.citizenships,
+    });
+    if let Some(r) = &np.permanent_residence {
+        facts["permanent_residence"] = json!(r);
+    }
+    validate(&facts, "$.principal")?;
+    Ok(PrincipalRecord {
+        id: np.id,
+        person_status: np.person_status,
+        citizenships: np.citizenships,
+        permanent_residence: np.permanent_residence,
+        roles: np.roles,
+        disabled: false,
+        created: OffsetDateTime::now_utc(),
+    })
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Justified {
+    justification: Option<String>,
+}
+
+fn justification(q: Justified, default: String) -> String {
+    q.justification
+        .filter(|j| !j.trim().is_empty())
+        .unwrap_or(default)
+}
+
+/// Registers a principal; an administrator (or anyone, under `quorum.principals`) only
+/// through the quorum, since whoever registers a person decides what they may read.
 pub async fn add_principal(
     State(st): State<Arc<AppState>>,
     caller: Caller,
-    Json(np): Json<NewPrincipal>,
+    Query(q): Query<Justified>,
+    Json(body): Json<Value>,
 ) -> Result<Response, ApiError> {
-    let detail = format!(
-        "principal `{}` ({}, roles {:?})",
-        np.id, np.person_status, np.roles
-    );
+    let detail = format!("principal {body}");
+    let rec = principal_record(&body);
+    if let Ok(r) = &rec {
+        if r.roles.iter().any(|r| r == "admin") || st.config.quorum.principals {
+            let why = justification(q, format!("register principal `{}`", r.id));
+            return lockbox::propose(
+                &st,
+                &caller,
+                Operation::PrincipalAdd { principal: body },
+                &why,
+            )
+            .await;
+        }
+    }
     let rec = admin_change(&st, &caller, "admin.principal.add", detail, || {
-        if !valid_id(&np.id) {
-            return Err(bad_id("principal id", &np.id));
-        }
-        if let Some(r) = np.roles.iter().find(|r| !ROLES.contains(&r.as_str())) {
-            return Err(
-                ApiError::bad_request("bad-role", format!("role `{r}` does not exist"))
-                    .hint(format!("roles: {}", ROLES.join(", "))),
-            );
-        }
-        let mut facts = json!({
-            "id": np.id, "person_status": np.person_status, "citizenships": np.citizenships,
-        });
-        if let Some(r) = &np.permanent_residence {
-            facts["permanent_residence"] = json!(r);
-        }
-        validate(&facts, "$.principal")?;
-        let rec = PrincipalRecord {
-            id: np.id.clone(),
-            person_status: np.person_status.clone(),
-            citizenships: np.citizenships.clone(),
-            permanent_residence: np.permanent_residence.clone(),
-            roles: np.roles.clone(),
-            disabled: false,
-            created: OffsetDateTime::now_utc(),
-        };
+        let rec = rec?;
         st.meta.add_principal(&rec)?;
         Ok(rec)
     })
@@ -246,10 +304,51 @@ pub async fn list_authorizations(
     Ok(Json(st.meta.authorizations(&id)?).into_response())
 }
 
+/// An authorization record for `principal`, validated by the decision model.
+pub fn authorization_record(
+    st: &AppState,
+    principal: &str,
+    body: &Value,
+) -> Result<AuthorizationRecord, ApiError> {
+    let p = existing(st, principal)?;
+    let facts = json!({
+        "id": p.id, "person_status": p.person_status, "citizenships": p.citizenships,
+        "authorizations": [body],
+    });
+    validate(&facts, "$.principal.authorizations[0]")?;
+    let id = body
+        .get("id")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_owned();
+    if st
+        .meta
+        .authorizations(principal)?
+        .iter()
+        .any(|a| a.id == id)
+    {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "exists",
+            format!("`{principal}` already has authorization `{id}`"),
+        )
+        .hint("authorizations are never edited: revoke it and add one with a new id"));
+    }
+    Ok(AuthorizationRecord {
+        principal: principal.to_owned(),
+        id,
+        body: body.clone(),
+        revoked: false,
+        added: OffsetDateTime::now_utc(),
+    })
+}
+
+/// Adding a license widens what someone may read: it goes to the quorum (202).
 pub async fn add_authorization(
     State(st): State<Arc<AppState>>,
     caller: Caller,
     Path(id): Path<String>,
+    Query(q): Query<Justified>,
     Json(body): Json<Value>,
 ) -> Result<Response, ApiError> {
     let auth_id = body
@@ -257,26 +356,12 @@ pub async fn add_authorization(
         .and_then(Value::as_str)
         .unwrap_or("")
         .to_owned();
-    let detail = format!("authorization `{auth_id}` for `{id}`: {body}");
-    let rec = admin_change(&st, &caller, "admin.authorization.add", detail, || {
-        let p = existing(&st, &id)?;
-        let facts = json!({
-            "id": p.id, "person_status": p.person_status, "citizenships": p.citizenships,
-            "authorizations": [body.clone()],
-        });
-        validate(&facts, "$.principal.authorizations[0]")?;
-        let rec = AuthorizationRecord {
-            principal: id.clone(),
-            id: auth_id.clone(),
-            body: body.clone(),
-            revoked: false,
-            added: OffsetDateTime::now_utc(),
-        };
-        st.meta.add_authorization(&rec)?;
-        Ok(rec)
-    })
-    .await?;
-    Ok((StatusCode::CREATED, Json(rec)).into_response())
+    let why = justification(q, format!("add authorization `{auth_id}` to `{id}`"));
+    let op = Operation::AuthorizationAdd {
+        principal: id,
+        authorization: body,
+    };
+    lockbox::propose(&st, &caller, op, &why).await
 }
 
 pub async fn revoke_authorization(
@@ -310,9 +395,35 @@ pub async fn create_token(
 ) -> Result<Response, ApiError> {
     let days = body.and_then(|b| b.0.days).unwrap_or(90);
     let max = st.config.limits.max_token_days;
-    let (rec, text) = admin_change(
+    // Anyone may mint their own tokens. An admin may mint one for someone else only
+    // while they hold no live token (onboarding, or after a revocation they will
+    // notice): otherwise a token minted for a cleared person would let the admin read
+    // as them.
+    let now = OffsetDateTime::now_utc();
+    let permitted = if caller.principal.id == id {
+        Ok(())
+    } else {
+        caller.require_role("admin").and_then(|()| {
+            let live = st
+                .meta
+                .tokens(&id)?
+                .into_iter()
+                .find(|t| !t.revoked && t.expires.is_none_or(|e| e > now));
+            match live {
+                None => Ok(()),
+                Some(t) => Err(ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "principal-has-token",
+                    format!("`{id}` already holds live token `{}`; an admin cannot mint another for them", t.id),
+                )
+                .hint(format!("`{id}` mints their own with `itarvault tokens create {id}`"))),
+            }
+        })
+    };
+    let (rec, text) = change_as(
         &st,
         &caller,
+        permitted,
         "admin.token.create",
         format!("token for `{id}`, {days} days"),
         || {
@@ -382,6 +493,9 @@ pub async fn list_buckets(
 pub struct NewBucket {
     name: String,
     backend: Option<String>,
+    /// Who approves access requests to the bucket's content.
+    #[serde(default)]
+    owners: Vec<String>,
 }
 
 /// Bucket names as in S3: 3 to 63 lowercase letters, digits, `.` and `-`.
@@ -398,7 +512,11 @@ pub async fn create_bucket(
     Json(nb): Json<NewBucket>,
 ) -> Result<Response, ApiError> {
     let backend = nb.backend.clone().unwrap_or_else(|| "local".into());
-    let detail = format!("bucket `{}` on backend `{backend}`", nb.name);
+    let detail = format!(
+        "bucket `{}` on backend `{backend}`, owners [{}]",
+        nb.name,
+        nb.owners.join(", ")
+    );
     let rec = admin_change(&st, &caller, "admin.bucket.create", detail, || {
         if !valid_bucket(&nb.name) {
             return Err(ApiError::bad_request("bad-bucket", format!("bucket name `{}` is not valid", nb.name))
@@ -407,6 +525,11 @@ pub async fn create_bucket(
         if !st.backends.contains_key(&backend) {
             return Err(ApiError::bad_request("unknown-backend", format!("backend `{backend}` is not configured"))
                 .hint("declare it under [[backends]] in the config file"));
+        }
+        for o in &nb.owners {
+            if existing(&st, o)?.disabled {
+                return Err(ApiError::bad_request("bad-owner", format!("owner `{o}` is disabled")));
+            }
         }
         if st.meta.bucket(&nb.name)?.is_some() {
             return Err(ApiError::new(StatusCode::CONFLICT, "exists", format!("bucket `{}` already exists", nb.name)));
@@ -422,6 +545,7 @@ pub async fn create_bucket(
             key_id,
             backend: backend.clone(),
             created: OffsetDateTime::now_utc(),
+            owners: nb.owners.clone(),
         };
         st.meta.add_bucket(&rec)?;
         Ok(rec)

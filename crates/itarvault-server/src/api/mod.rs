@@ -1,6 +1,7 @@
 //! The HTTP API (`docs/openapi.json`).
 
 mod admin;
+pub mod lockbox;
 mod objects;
 mod ops;
 
@@ -51,6 +52,18 @@ pub const ROUTES: &[&str] = &[
     "GET /v1/buckets/{bucket}/objects/{key}",
     "HEAD /v1/buckets/{bucket}/objects/{key}",
     "DELETE /v1/buckets/{bucket}/objects/{key}",
+    "GET /v1/lockbox",
+    "POST /v1/lockbox",
+    "GET /v1/lockbox/{id}",
+    "POST /v1/lockbox/{id}/approve",
+    "POST /v1/lockbox/{id}/deny",
+    "POST /v1/lockbox/{id}/revoke",
+    "GET /v1/quorum",
+    "POST /v1/quorum",
+    "GET /v1/quorum/{id}",
+    "POST /v1/quorum/{id}/approve",
+    "POST /v1/quorum/{id}/deny",
+    "GET /v1/audit",
 ];
 
 /// Largest JSON body the admin and decision endpoints accept.
@@ -98,6 +111,22 @@ pub fn router(state: Arc<AppState>) -> Router {
                 .head(objects::head)
                 .delete(objects::delete),
         )
+        .route(
+            "/v1/lockbox",
+            get(lockbox::list_requests).post(lockbox::file_request),
+        )
+        .route("/v1/lockbox/{id}", get(lockbox::show_request))
+        .route("/v1/lockbox/{id}/approve", post(lockbox::approve_request))
+        .route("/v1/lockbox/{id}/deny", post(lockbox::deny_request))
+        .route("/v1/lockbox/{id}/revoke", post(lockbox::revoke_request))
+        .route(
+            "/v1/quorum",
+            get(lockbox::list_proposals).post(lockbox::create_proposal),
+        )
+        .route("/v1/quorum/{id}", get(lockbox::show_proposal))
+        .route("/v1/quorum/{id}/approve", post(lockbox::approve_proposal))
+        .route("/v1/quorum/{id}/deny", post(lockbox::deny_proposal))
+        .route("/v1/audit", get(ops::audit_trail))
         .layer(DefaultBodyLimit::max(MAX_JSON))
         .with_state(state)
 }

@@ -18,6 +18,9 @@ use serde::Deserialize;
 use time::OffsetDateTime;
 use tokio::sync::mpsc;
 
+use itarvault_lockbox::Action;
+
+use super::lockbox::Access;
 use crate::error::ApiError;
 use crate::pipeline::{self, PipelineError};
 use crate::state::{audit_reasons, bump, AppState, Backend, Caller};
@@ -156,6 +159,14 @@ pub async fn put(
     };
     let mut ev = ev;
     ev.label = Some(label.to_string());
+    ev.action = Some("write".into());
+    match st.content_access(&caller, &bucket, &key, Action::Write) {
+        Ok(a) => ev.grant = a.grant(),
+        Err(e) => {
+            ev.outcome = "deny".into();
+            return Err(drain(body, fail(&st, ev, e).await).await);
+        }
+    }
     // Two decisions: may this person send it in (write), and may it be placed in this
     // backend (store). Both are recorded, whatever they say, before data is accepted.
     let write = st.decide(&caller, "write", &label, None)?;
@@ -169,6 +180,7 @@ pub async fn put(
         e.label = ev.label.clone();
         e.reasons = audit_reasons(d);
         e.authorization = d.authorization_used.clone();
+        e.grant = ev.grant.clone();
         decisions.push(e);
     }
     if let Err(e) = st.audit.append(decisions).await {
@@ -314,6 +326,13 @@ pub async fn get(
     };
     ev.label = Some(o.label.clone());
     ev.action = Some("read".into());
+    match st.content_access(&caller, &bucket, &key, Action::Read) {
+        Ok(a) => ev.grant = a.grant(),
+        Err(e) => {
+            ev.outcome = "deny".into();
+            return Err(fail(&st, ev, e).await);
+        }
+    }
     let label: Label = match o.label.parse() {
         Ok(l) => l,
         Err(e) => {
@@ -438,16 +457,38 @@ pub async fn delete(
         Err(e) => return Err(fail(&st, ev, e).await),
     };
     ev.label = Some(o.label.clone());
-    if o.created_by != caller.principal.id && !caller.has_role("admin") {
-        let err = ApiError::new(
-            StatusCode::FORBIDDEN,
-            "not-owner",
-            format!(
-                "only `{}` (who stored it) or an admin may delete `{key}`",
-                o.created_by
-            ),
-        );
-        return Err(fail(&st, ev, err).await);
+    ev.action = Some("delete".into());
+    // Destroying technical data is for who stored it, the bucket's owners, or someone
+    // an owner granted `delete`; an admin's role alone is not enough.
+    let allowed = match st.content_access(&caller, &bucket, &key, Action::Delete) {
+        Ok(Access::Grant(id)) => {
+            ev.grant = Some(id);
+            Ok(())
+        }
+        Ok(Access::Standing) => {
+            let owners = st
+                .meta
+                .bucket(&bucket)?
+                .map(|b| b.owners)
+                .unwrap_or_default();
+            if o.created_by == caller.principal.id || owners.contains(&caller.principal.id) {
+                Ok(())
+            } else {
+                Err(ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "not-owner",
+                    format!(
+                        "only `{}` (who stored it), an owner of `{bucket}` or the holder of an approved delete grant may delete `{key}`",
+                        o.created_by
+                    ),
+                ))
+            }
+        }
+        Err(e) => Err(e),
+    };
+    if let Err(e) = allowed {
+        ev.outcome = "deny".into();
+        return Err(fail(&st, ev, e).await);
     }
     let removed = match st.meta.delete_object(&bucket, &key) {
         Ok(r) => r,

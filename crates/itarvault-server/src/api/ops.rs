@@ -165,3 +165,50 @@ pub async fn decide(
         Json(json!(decisions[0])).into_response()
     })
 }
+
+/// The audit trail as stored (JSON Lines), for the `auditor` (and `admin`) role: it
+/// holds who did what, never content. The signed head travels in a header so that
+/// the copy can be verified offline (`itarvault audit verify`).
+pub async fn audit_trail(
+    State(st): State<Arc<AppState>>,
+    caller: Caller,
+) -> Result<Response, ApiError> {
+    if !caller.has_role("auditor") {
+        caller.require_role("admin")?;
+    }
+    let paths = crate::audit_log::AuditPaths::new(&st.config.data_dir.join("audit"));
+    let mut ev = caller.event("audit.read", "ok");
+    ev.detail = Some("audit trail exported over the API".into());
+    st.audit
+        .record(ev)
+        .await
+        .map_err(|e| ApiError::audit_unavailable(&e))?;
+    let head = tokio::fs::read_to_string(paths.head())
+        .await
+        .unwrap_or_default();
+    let file = tokio::fs::File::open(paths.log())
+        .await
+        .map_err(|e| ApiError::internal(format!("opening the audit log: {e}")))?;
+    let body = futures_util::stream::unfold(file, |mut f| async move {
+        use tokio::io::AsyncReadExt;
+        let mut buf = vec![0u8; 64 << 10];
+        match f.read(&mut buf).await {
+            Ok(0) => None,
+            Ok(n) => {
+                buf.truncate(n);
+                Some((Ok::<_, std::io::Error>(bytes::Bytes::from(buf)), f))
+            }
+            Err(e) => Some((Err(e), f)),
+        }
+    });
+    let mut resp = axum::body::Body::from_stream(body).into_response();
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/jsonl"),
+    );
+    if let Ok(v) = header::HeaderValue::from_str(head.trim()) {
+        h.insert("x-itarvault-audit-head", v);
+    }
+    Ok(resp)
+}
