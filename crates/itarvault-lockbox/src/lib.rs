@@ -322,6 +322,23 @@ fn check_justification(j: &str) -> Result<(), LockboxError> {
     Ok(())
 }
 
+/// Denies a pending request or proposal; the denial is final.
+fn deny_pending(
+    id: &str,
+    state: &mut State,
+    ballot: &mut Ballot,
+    by: &str,
+    reason: &str,
+    now: OffsetDateTime,
+) -> Result<(), LockboxError> {
+    if *state != State::Pending {
+        return Err(not_pending(id, *state));
+    }
+    ballot.deny(id, by, reason, now)?;
+    *state = State::Denied;
+    Ok(())
+}
+
 fn not_pending(id: &str, state: State) -> LockboxError {
     LockboxError::NotPending {
         id: id.to_owned(),
@@ -442,12 +459,7 @@ impl AccessRequest {
         now: OffsetDateTime,
     ) -> Result<(), LockboxError> {
         self.settle(now);
-        if self.state != State::Pending {
-            return Err(not_pending(&self.id, self.state));
-        }
-        self.ballot.deny(&self.id, by, reason, now)?;
-        self.state = State::Denied;
-        Ok(())
+        deny_pending(&self.id, &mut self.state, &mut self.ballot, by, reason, now)
     }
 
     /// Ends a grant early (an approver), or withdraws a request (its requester).
@@ -651,12 +663,7 @@ impl Proposal {
         now: OffsetDateTime,
     ) -> Result<(), LockboxError> {
         self.settle(now);
-        if self.state != State::Pending {
-            return Err(not_pending(&self.id, self.state));
-        }
-        self.ballot.deny(&self.id, by, reason, now)?;
-        self.state = State::Denied;
-        Ok(())
+        deny_pending(&self.id, &mut self.state, &mut self.ballot, by, reason, now)
     }
 
     /// Records the outcome of running an approved proposal.

@@ -15,8 +15,8 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use itarvault_audit::Event;
 use itarvault_lockbox::{
-    AccessRequest, Action, Limits, LockboxError, NewAccess, Operation, Proposal, Quorum, Scope,
-    State as LbState,
+    AccessRequest, Action, Ballot, Limits, LockboxError, NewAccess, Operation, Proposal, Quorum,
+    Scope, State as LbState,
 };
 use itarvault_store::{LockboxRecord, PrincipalRecord, StoreError};
 use serde::de::DeserializeOwned;
@@ -58,6 +58,7 @@ trait Lockboxed: Serialize + DeserializeOwned {
     const KIND: &'static str;
     fn settle(&mut self, now: OffsetDateTime) -> bool;
     fn state(&self) -> LbState;
+    fn ballot(&self) -> &Ballot;
 }
 
 impl Lockboxed for AccessRequest {
@@ -68,6 +69,9 @@ impl Lockboxed for AccessRequest {
     fn state(&self) -> LbState {
         self.state
     }
+    fn ballot(&self) -> &Ballot {
+        &self.ballot
+    }
 }
 
 impl Lockboxed for Proposal {
@@ -77,6 +81,9 @@ impl Lockboxed for Proposal {
     }
     fn state(&self) -> LbState {
         self.state
+    }
+    fn ballot(&self) -> &Ballot {
+        &self.ballot
     }
 }
 
@@ -352,30 +359,51 @@ fn may_see_all(caller: &Caller) -> bool {
     caller.has_role("admin") || caller.has_role("auditor")
 }
 
+/// Admins and auditors see every record; others those they filed or may decide.
+fn may_see<T: Lockboxed>(caller: &Caller, v: &T) -> bool {
+    let me = &caller.principal.id;
+    may_see_all(caller) || v.ballot().requester == *me || v.ballot().approvers.contains(me)
+}
+
 /// Every record of a kind the caller may see, with time-driven states applied.
-fn visible<T: Lockboxed>(
-    st: &AppState,
-    caller: &Caller,
-    involved: impl Fn(&T) -> bool,
-    state: Option<LbState>,
-) -> Result<Vec<T>, ApiError> {
+fn list<T: Lockboxed>(st: &AppState, caller: &Caller, q: ListQuery) -> Result<Response, ApiError> {
     let now = OffsetDateTime::now_utc();
     let mut out = Vec::new();
     for rec in st.meta.lockbox_list(T::KIND, None)? {
         let mut v: T = decode(&rec)?;
         v.settle(now);
-        if (may_see_all(caller) || involved(&v)) && state.is_none_or(|s| v.state() == s) {
+        if may_see(caller, &v) && q.state.is_none_or(|s| v.state() == s) {
             out.push(v);
         }
     }
-    Ok(out)
+    Ok(Json(out).into_response())
 }
 
-fn involved_in_request(caller: &Caller) -> impl Fn(&AccessRequest) -> bool + '_ {
-    |r| {
-        r.ballot.requester == caller.principal.id
-            || r.ballot.approvers.contains(&caller.principal.id)
+fn show<T: Lockboxed>(st: &AppState, caller: &Caller, id: &str) -> Result<Response, ApiError> {
+    let (_, mut v) = load::<T>(st, id)?;
+    if !may_see(caller, &v) {
+        return Err(ApiError::not_found(format!(
+            "{} `{id}` does not exist",
+            T::KIND
+        )));
     }
+    v.settle(OffsetDateTime::now_utc());
+    Ok(Json(v).into_response())
+}
+
+/// An approver's or requester's action: the change (by compare-and-swap), its audit
+/// record (refusals too) and the notification.
+async fn act<T: Lockboxed>(
+    st: &AppState,
+    caller: &Caller,
+    id: &str,
+    kind: &str,
+    change: impl FnMut(&mut T) -> Result<String, ApiError>,
+) -> Result<T, ApiError> {
+    let res = update::<T, _>(st, id, change);
+    let v = audited(st, caller, kind, id, res).await?;
+    notify(st, kind, &v);
+    Ok(v)
 }
 
 pub async fn list_requests(
@@ -383,8 +411,7 @@ pub async fn list_requests(
     caller: Caller,
     Query(q): Query<ListQuery>,
 ) -> Result<Response, ApiError> {
-    let v = visible(&st, &caller, involved_in_request(&caller), q.state)?;
-    Ok(Json(v).into_response())
+    list::<AccessRequest>(&st, &caller, q)
 }
 
 pub async fn show_request(
@@ -392,12 +419,7 @@ pub async fn show_request(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let (_, mut r) = load::<AccessRequest>(&st, &id)?;
-    if !may_see_all(&caller) && !involved_in_request(&caller)(&r) {
-        return Err(ApiError::not_found(format!("access `{id}` does not exist")));
-    }
-    r.settle(OffsetDateTime::now_utc());
-    Ok(Json(r).into_response())
+    show::<AccessRequest>(&st, &caller, &id)
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -413,7 +435,7 @@ pub async fn approve_request(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let me = caller.principal.id.clone();
-    let res = update::<AccessRequest, _>(&st, &id, |r| {
+    let r = act::<AccessRequest>(&st, &caller, &id, "lockbox.approve", |r| {
         r.approve(&me, OffsetDateTime::now_utc())
             .map_err(lockbox_error)?;
         Ok(match (r.state, r.not_after) {
@@ -426,9 +448,8 @@ pub async fn approve_request(
                 r.ballot.required
             ),
         })
-    });
-    let r = audited(&st, &caller, "lockbox.approve", &id, res).await?;
-    notify(&st, "lockbox.approve", &r);
+    })
+    .await?;
     Ok(Json(r).into_response())
 }
 
@@ -440,13 +461,12 @@ pub async fn deny_request(
 ) -> Result<Response, ApiError> {
     let why = body.map(|b| b.0.reason).unwrap_or_default();
     let me = caller.principal.id.clone();
-    let res = update::<AccessRequest, _>(&st, &id, |r| {
+    let r = act::<AccessRequest>(&st, &caller, &id, "lockbox.deny", |r| {
         r.deny(&me, &why, OffsetDateTime::now_utc())
             .map_err(lockbox_error)?;
         Ok(format!("denied: {why}"))
-    });
-    let r = audited(&st, &caller, "lockbox.deny", &id, res).await?;
-    notify(&st, "lockbox.deny", &r);
+    })
+    .await?;
     Ok(Json(r).into_response())
 }
 
@@ -458,13 +478,12 @@ pub async fn revoke_request(
 ) -> Result<Response, ApiError> {
     let why = body.map(|b| b.0.reason).unwrap_or_default();
     let me = caller.principal.id.clone();
-    let res = update::<AccessRequest, _>(&st, &id, |r| {
+    let r = act::<AccessRequest>(&st, &caller, &id, "lockbox.revoke", |r| {
         r.revoke(&me, &why, OffsetDateTime::now_utc())
             .map_err(lockbox_error)?;
         Ok(format!("revoked after {} uses: {why}", r.uses))
-    });
-    let r = audited(&st, &caller, "lockbox.revoke", &id, res).await?;
-    notify(&st, "lockbox.revoke", &r);
+    })
+    .await?;
     Ok(Json(r).into_response())
 }
 
@@ -552,20 +571,12 @@ pub async fn create_proposal(
     propose(&st, &caller, np.operation, &np.justification).await
 }
 
-fn involved_in_proposal(caller: &Caller) -> impl Fn(&Proposal) -> bool + '_ {
-    |p| {
-        p.ballot.requester == caller.principal.id
-            || p.ballot.approvers.contains(&caller.principal.id)
-    }
-}
-
 pub async fn list_proposals(
     State(st): State<Arc<AppState>>,
     caller: Caller,
     Query(q): Query<ListQuery>,
 ) -> Result<Response, ApiError> {
-    let v = visible(&st, &caller, involved_in_proposal(&caller), q.state)?;
-    Ok(Json(v).into_response())
+    list::<Proposal>(&st, &caller, q)
 }
 
 pub async fn show_proposal(
@@ -573,12 +584,7 @@ pub async fn show_proposal(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let (_, mut p) = load::<Proposal>(&st, &id)?;
-    if !may_see_all(&caller) && !involved_in_proposal(&caller)(&p) {
-        return Err(ApiError::not_found(format!("quorum `{id}` does not exist")));
-    }
-    p.settle(OffsetDateTime::now_utc());
-    Ok(Json(p).into_response())
+    show::<Proposal>(&st, &caller, &id)
 }
 
 pub async fn approve_proposal(
@@ -587,7 +593,7 @@ pub async fn approve_proposal(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let me = caller.principal.id.clone();
-    let res = update::<Proposal, _>(&st, &id, |p| {
+    let mut p = act::<Proposal>(&st, &caller, &id, "quorum.approve", |p| {
         p.approve(&me, OffsetDateTime::now_utc())
             .map_err(lockbox_error)?;
         Ok(format!(
@@ -595,9 +601,8 @@ pub async fn approve_proposal(
             p.ballot.approvals.len(),
             p.ballot.required
         ))
-    });
-    let mut p = audited(&st, &caller, "quorum.approve", &id, res).await?;
-    notify(&st, "quorum.approve", &p);
+    })
+    .await?;
     // Only the approval that completed the quorum sees `approved`: the compare-and-swap
     // made sure exactly one did.
     if p.state == LbState::Approved {
@@ -614,13 +619,12 @@ pub async fn deny_proposal(
 ) -> Result<Response, ApiError> {
     let why = body.map(|b| b.0.reason).unwrap_or_default();
     let me = caller.principal.id.clone();
-    let res = update::<Proposal, _>(&st, &id, |p| {
+    let p = act::<Proposal>(&st, &caller, &id, "quorum.deny", |p| {
         p.deny(&me, &why, OffsetDateTime::now_utc())
             .map_err(lockbox_error)?;
         Ok(format!("denied: {why}"))
-    });
-    let p = audited(&st, &caller, "quorum.deny", &id, res).await?;
-    notify(&st, "quorum.deny", &p);
+    })
+    .await?;
     Ok(Json(p).into_response())
 }
 
