@@ -1803,7 +1803,7 @@ fn dangerous_operations_wait_for_m_distinct_approvers_other_than_the_proposer() 
             "--justification",
             "x",
         ],
-        "admin",
+        "needs the `admin` role",
     );
     let one = v.json("alice.tok", &["quorum", "approve", &id]);
     assert_eq!(one["state"], "pending", "one of two approvals");

@@ -123,16 +123,6 @@ pub enum State {
     Failed,
 }
 
-impl State {
-    /// Terminal states never change again.
-    pub fn is_terminal(self) -> bool {
-        matches!(
-            self,
-            Self::Denied | Self::Expired | Self::Revoked | Self::Executed | Self::Failed
-        )
-    }
-}
-
 impl fmt::Display for State {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let s = serde_json::to_value(self)
@@ -417,10 +407,6 @@ impl AccessRequest {
             revocation: None,
             uses: 0,
         })
-    }
-
-    pub fn requester(&self) -> &str {
-        &self.ballot.requester
     }
 
     /// Applies the transitions time alone makes: an undecided request lapses, a grant

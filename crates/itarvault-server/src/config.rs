@@ -391,3 +391,51 @@ fn check_webhook(u: &str) -> Result<(), ConfigError> {
         Err(bad())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<(), String> {
+        let c: Config = toml::from_str(text).map_err(|e| e.to_string())?;
+        c.validate().map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_webhook_never_travels_in_clear_over_a_network() {
+        for ok in [
+            "https://hooks.example.com/x",
+            "http://127.0.0.1:9000/h",
+            "http://localhost/h",
+            "http://[::1]:80/h",
+        ] {
+            assert!(
+                parse(&format!("[lockbox]\nwebhook_url = {ok:?}\n")).is_ok(),
+                "{ok}"
+            );
+        }
+        for bad in [
+            "http://hooks.example.com/x",
+            "http://127.0.0.1.evil.com/x",
+            "ftp://127.0.0.1/x",
+            "hooks.example.com",
+        ] {
+            let e = parse(&format!("[lockbox]\nwebhook_url = {bad:?}\n")).unwrap_err();
+            assert!(e.contains("webhook_url"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn a_quorum_always_needs_someone_besides_the_proposer() {
+        assert!(parse("[quorum]\napprovers = [\"a\", \"b\"]\nrequired = 1\n").is_ok());
+        for bad in [
+            "[quorum]\napprovers = [\"a\", \"b\"]\nrequired = 2\n",
+            "[quorum]\napprovers = [\"a\", \"b\"]\nrequired = 0\n",
+            "[quorum]\napprovers = [\"a\", \"a\", \"b\"]\nrequired = 1\n",
+            "[quorum]\nwindow_hours = 0\n",
+            "[lockbox]\napprovals_required = 0\n",
+        ] {
+            assert!(parse(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -7,7 +7,6 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use itarvault_audit::Event;
 use itarvault_policy::{InputProblem, Request};
 use itarvault_store::{AuthorizationRecord, BucketRecord, PrincipalRecord, TokenRecord};
 use serde::Deserialize;
@@ -16,7 +15,7 @@ use time::{Duration, OffsetDateTime};
 
 use itarvault_lockbox::Operation;
 
-use super::lockbox;
+use super::{lockbox, outcome, record};
 use crate::error::ApiError;
 use crate::state::{AppState, Caller};
 use crate::token;
@@ -71,14 +70,6 @@ fn validate(principal: &Value, body_root: &str) -> Result<(), ApiError> {
     }
 }
 
-async fn record(st: &AppState, ev: Event) -> Result<(), ApiError> {
-    st.audit
-        .record(ev)
-        .await
-        .map(|_| ())
-        .map_err(|e| ApiError::audit_unavailable(&e))
-}
-
 /// Runs an admin change: role check, the change, and its audit record (also when it
 /// fails) before the response.
 async fn admin_change<T>(
@@ -110,15 +101,9 @@ async fn change_as<T>(
 ) -> Result<T, ApiError> {
     let mut ev = caller.event(kind, "error").detail(detail);
     let res = permitted.and_then(|()| change());
+    ev.outcome = outcome(&res).into();
     if let Err(e) = &res {
-        ev.outcome = if e.status == StatusCode::FORBIDDEN {
-            "deny".into()
-        } else {
-            "error".into()
-        };
         ev.detail = Some(format!("{}: {}", ev.detail.unwrap_or_default(), e.message));
-    } else {
-        ev.outcome = "ok".into();
     }
     record(st, ev).await?;
     res

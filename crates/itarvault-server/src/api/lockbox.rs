@@ -24,6 +24,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use time::{Duration, OffsetDateTime};
 
+use super::{outcome, record};
 use crate::config::{BackendConfig, ResidencyMode};
 use crate::error::ApiError;
 use crate::state::{new_request_id, AppState, Caller};
@@ -160,14 +161,6 @@ fn new_id(prefix: &str) -> String {
     format!("{prefix}_{}", new_request_id())
 }
 
-async fn record(st: &AppState, ev: Event) -> Result<(), ApiError> {
-    st.audit
-        .record(ev)
-        .await
-        .map(|_| ())
-        .map_err(|e| ApiError::audit_unavailable(&e))
-}
-
 /// Records the outcome of a lockbox action (refusals too), then returns it.
 async fn audited<T>(
     st: &AppState,
@@ -176,12 +169,12 @@ async fn audited<T>(
     id: &str,
     res: Result<(T, String), ApiError>,
 ) -> Result<T, ApiError> {
-    let (outcome, detail) = match &res {
-        Ok((_, d)) => ("ok", d.clone()),
-        Err(e) if e.status == StatusCode::FORBIDDEN => ("deny", e.message.clone()),
-        Err(e) => ("error", e.message.clone()),
+    let detail = match &res {
+        Ok((_, d)) => d.clone(),
+        Err(e) => e.message.clone(),
     };
-    record(st, caller.event(kind, outcome).grant(id).detail(detail)).await?;
+    let ev = caller.event(kind, outcome(&res)).grant(id).detail(detail);
+    record(st, ev).await?;
     res.map(|(v, _)| v)
 }
 

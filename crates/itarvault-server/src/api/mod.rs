@@ -131,6 +131,25 @@ pub fn router(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
+/// Appends one audit record; a failure to record fails the request.
+async fn record(st: &AppState, ev: itarvault_audit::Event) -> Result<(), ApiError> {
+    st.audit
+        .record(ev)
+        .await
+        .map(|_| ())
+        .map_err(|e| ApiError::audit_unavailable(&e))
+}
+
+/// The audit outcome of an administrative or lockbox action: a refusal (403) is a
+/// `deny`, any other failure an `error`.
+fn outcome<T>(res: &Result<T, ApiError>) -> &'static str {
+    match res {
+        Ok(_) => "ok",
+        Err(e) if e.status == axum::http::StatusCode::FORBIDDEN => "deny",
+        Err(_) => "error",
+    }
+}
+
 impl FromRequestParts<Arc<AppState>> for Caller {
     type Rejection = ApiError;
 
