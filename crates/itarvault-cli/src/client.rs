@@ -201,8 +201,13 @@ impl ApiFailure {
         Self { status, body }
     }
 
+    /// A refusal on export-control grounds (exit 1): a decision's deny, or an upload
+    /// whose content contradicts its label or is classified.
     pub fn is_export_denial(&self) -> bool {
-        self.body["error"] == "export-denied"
+        matches!(
+            self.body["error"].as_str(),
+            Some("export-denied" | "content-mislabelled" | "content-classified")
+        )
     }
 }
 

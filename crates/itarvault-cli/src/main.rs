@@ -8,6 +8,7 @@ mod decide;
 mod files;
 mod keys;
 mod lockbox;
+mod scan;
 mod secrets;
 mod serve;
 
@@ -178,6 +179,13 @@ enum Command {
         #[command(subcommand)]
         command: decide::PolicyCommand,
     },
+    /// Find export-control markings (ITAR/EAR warnings, USML categories, ECCNs,
+    /// distribution statements, CUI//SP-EXPT, classification banners) in files.
+    ///
+    /// Walks directories in parallel, including hidden and git-ignored files; reads text,
+    /// source and text-based CAD formats, and the text of PDF and Office files. Exit
+    /// status: 0 nothing controlled found, 1 controlled content found, 2 error.
+    Scan(scan::ScanArgs),
     /// Run the vault server (HTTPS API, export enforcement, audit trail).
     ///
     /// The first start initialises the data directory (keystore, metadata, TLS
@@ -350,6 +358,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Policy { out, command } => done(decide::policy(out, command)),
         Command::Version { out } => done(version(out)),
         Command::Server(a) => done(serve::server(a)),
+        Command::Scan(a) => scan::scan(a),
         Command::Principals {
             client,
             out,

@@ -1924,3 +1924,124 @@ fn the_admin_cannot_mint_a_second_token_for_someone_and_auditors_read_the_trail(
     assert!(text.contains("\"kind\":\"admin.token.create\""), "{text}");
     assert!(get_trail("bob.tok").starts_with("HTTP/1.1 403"));
 }
+
+/// A document of `size` bytes of filler with `marking` placed across the server's
+/// 64 KiB plaintext chunk boundary, so the check must join two chunks to see it.
+fn marked_document(marking: &str, size: usize) -> Vec<u8> {
+    let mut doc =
+        b"Turbine blade cooling passages, rev C; nothing to see here.\n".repeat(size / 60 + 1);
+    doc.truncate(size);
+    let at = 65_536 - marking.len() / 2;
+    doc[at - 1] = b'\n';
+    doc[at..at + marking.len()].copy_from_slice(marking.as_bytes());
+    doc[at + marking.len()] = b'\n';
+    doc
+}
+
+#[test]
+fn uploads_are_scanned_as_they_stream_and_mislabelled_or_classified_content_is_refused() {
+    let v = cast();
+    let blobs = || walk(&v.p("data/blobs")).len();
+    std::fs::write(
+        v.p("xi.txt"),
+        marked_document("Export: USML Category XI(a)(3)", 300_000),
+    )
+    .unwrap();
+    std::fs::write(
+        v.p("banner.txt"),
+        marked_document("SECRET//NOFORN", 200_000),
+    )
+    .unwrap();
+    let before = blobs();
+    // Category XI content labelled EAR99: refused, with the label it should carry.
+    let err = v.fails(
+        "alice.tok",
+        US,
+        &["put", "designs/xi.txt", "xi.txt", "-l", "EAR99"],
+        1,
+    );
+    assert!(
+        err.contains("content-mislabelled") && err.contains("ITAR:XI(a)(3)"),
+        "{err}"
+    );
+    // Another category is a mismatch too; a classification banner is refused whatever the label.
+    v.fails(
+        "alice.tok",
+        US,
+        &["put", "designs/xi.txt", "xi.txt", "-l", "ITAR:XV"],
+        1,
+    );
+    let err = v.fails(
+        "alice.tok",
+        US,
+        &["put", "designs/s.txt", "banner.txt", "-l", "ITAR:XI"],
+        1,
+    );
+    assert!(
+        err.contains("content-classified") && err.contains("facility security officer"),
+        "{err}"
+    );
+    // Nothing was stored, not even a stray blob.
+    assert_eq!(
+        v.ok("alice.tok", US, &["ls", "designs", "--json"]).trim(),
+        "[]"
+    );
+    assert_eq!(blobs(), before);
+    let denied = v.audit_json(&["--kind", "object.put", "--outcome", "deny"]);
+    assert_eq!(denied.len(), 3, "{denied:#?}");
+    assert_eq!(
+        denied[0]["event"]["reasons"][0]["rule"],
+        "scan:usml-category"
+    );
+    assert_eq!(denied[0]["event"]["reasons"][0]["cite"], "22 CFR 121.1");
+    assert!(denied[2]["event"]["detail"]
+        .as_str()
+        .unwrap()
+        .contains("classification banner"));
+    // Labelled as the content says: stored, and the record says what the check found.
+    v.ok(
+        "alice.tok",
+        US,
+        &["put", "designs/xi.txt", "xi.txt", "-l", "ITAR:XI"],
+    );
+    let ok = v.audit_json(&["--kind", "object.put", "--outcome", "ok"]);
+    let detail = ok[0]["event"]["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("1 marking(s), consistent with the label"),
+        "{detail}"
+    );
+    assert_eq!(ok[0]["event"]["reasons"][0]["rule"], "scan:usml-category");
+    v.ok("alice.tok", US, &["get", "designs/xi.txt", "back.txt"]);
+    assert_eq!(
+        std::fs::read(v.p("xi.txt")).unwrap(),
+        std::fs::read(v.p("back.txt")).unwrap(),
+        "the scan must not alter what is stored"
+    );
+    assert!(v.audit(&["verify"]).status.success());
+
+    // `on_mismatch = "flag"`: stored, and flagged in the audit record; a banner is still refused.
+    let f = cast_with(&format!("{QUORUM}[scan]\non_mismatch = \"flag\"\n"));
+    std::fs::write(f.p("xi.txt"), marked_document("USML Category XI", 100_000)).unwrap();
+    std::fs::write(
+        f.p("banner.txt"),
+        marked_document("TOP SECRET//SI//NOFORN", 100_000),
+    )
+    .unwrap();
+    f.ok(
+        "alice.tok",
+        US,
+        &["put", "designs/xi.txt", "xi.txt", "-l", "EAR99"],
+    );
+    let ok = f.audit_json(&["--kind", "object.put", "--outcome", "ok"]);
+    let detail = ok[0]["event"]["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("FLAGGED") && detail.contains("`ITAR:XI`") && detail.contains("`EAR99`"),
+        "{detail}"
+    );
+    f.fails(
+        "alice.tok",
+        US,
+        &["put", "designs/s.txt", "banner.txt", "-l", "ITAR:XI"],
+        1,
+    );
+}

@@ -31,6 +31,27 @@ pub struct Config {
     pub oidc: Vec<OidcConfig>,
     pub lockbox: LockboxConfig,
     pub quorum: QuorumConfig,
+    pub scan: ScanConfig,
+}
+
+/// The content check every upload passes as it streams through (the rules of
+/// `itarvault scan`). A classification banner is always refused.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ScanConfig {
+    /// What happens to an upload whose content implies a more restrictive label than
+    /// the one it was given (content marked USML Category XI uploaded as EAR99).
+    pub on_mismatch: OnMismatch,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnMismatch {
+    /// Refuse the upload (HTTP 422); nothing is stored.
+    #[default]
+    Reject,
+    /// Store it under the given label and record the mismatch in its audit record.
+    Flag,
 }
 
 /// Access requests: how long grants last and how many owners approve one.
@@ -126,6 +147,7 @@ impl Default for Config {
             oidc: Vec::new(),
             lockbox: LockboxConfig::default(),
             quorum: QuorumConfig::default(),
+            scan: ScanConfig::default(),
         }
     }
 }

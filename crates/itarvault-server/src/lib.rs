@@ -429,6 +429,11 @@ impl Server {
             issuers,
             us_only: std::sync::atomic::AtomicBool::new(residency == ResidencyMode::UsOnly),
             webhook,
+            scanner: Arc::new(itarvault_scan::Scanner::builtin().map_err(|e| {
+                ServerError::Refused(format!(
+                    "the built-in marking rules do not load: {e}\nthis is a bug: please report it"
+                ))
+            })?),
         });
         // A proposal approved just before a crash runs now (every operation is
         // idempotent or refuses a repeat).

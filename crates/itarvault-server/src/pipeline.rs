@@ -32,6 +32,26 @@ pub enum PipelineError {
     LabelMismatch { envelope: String, recorded: String },
     #[error("the client went away")]
     ClientGone,
+    /// The content contradicts its label (or is classified); nothing was stored.
+    #[error("{0}")]
+    Content(itarvault_scan::Conflict),
+}
+
+/// The marking check an upload passes as it streams through.
+#[derive(Debug, Clone, Copy)]
+pub struct ContentCheck<'a> {
+    pub scanner: &'a itarvault_scan::Scanner,
+    /// Refuse a mislabelled upload (otherwise store it and report the conflict). A
+    /// classification banner is refused either way.
+    pub reject_mismatch: bool,
+}
+
+/// What the content check found in a stored upload.
+#[derive(Debug, Default)]
+pub struct ContentFindings {
+    pub findings: Vec<itarvault_scan::Finding>,
+    /// A conflict that was let through (`on_mismatch = "flag"`).
+    pub conflict: Option<itarvault_scan::Conflict>,
 }
 
 /// What a finished upload produced.
@@ -42,6 +62,7 @@ pub struct Sealed {
     pub envelope_size: u64,
     /// `provider:key vN` of each wrap: the key use, for the audit record.
     pub keys: String,
+    pub content: ContentFindings,
 }
 
 /// Encrypts what arrives on `rx` into a new blob under `key`. Run on a blocking thread.
@@ -53,7 +74,12 @@ pub fn seal_to_blob(
     blobs: &dyn BlobStore,
     mut rx: mpsc::Receiver<Result<Bytes, io::Error>>,
     max: u64,
+    check: ContentCheck<'_>,
 ) -> Result<Sealed, PipelineError> {
+    // The scan sees each plaintext chunk just before it is sealed: no second pass, no
+    // plaintext on disk; its held-back tail is zeroed when it is dropped.
+    let mut scan = check.scanner.stream(true);
+    let declared = label.clone();
     let params = HeaderParams::new(label).map_err(|e| SealError::Encrypt(e.into()))?;
     let dek = DataKey::generate().map_err(|e| SealError::Encrypt(e.into()))?;
     let wraps = keyring.wrap_all(std::slice::from_ref(key), &dek, &params)?;
@@ -76,11 +102,20 @@ pub fn seal_to_blob(
             let take = (cs - chunk.len()).min(piece.len());
             chunk.extend_from_slice(&piece.split_to(take));
             if chunk.len() == cs {
+                scan.push(&chunk);
                 let sealed = sealer.seal(&chunk).map_err(SealError::from)?;
                 out.write_all(&sealed).map_err(PipelineError::Write)?;
                 envelope_size += sealed.len() as u64;
                 chunk.clear();
             }
+        }
+    }
+    scan.push(&chunk);
+    let findings = scan.finish();
+    let conflict = itarvault_scan::check(&declared, &findings).err();
+    if let Some(c) = &conflict {
+        if check.reject_mismatch || matches!(c, itarvault_scan::Conflict::Classified { .. }) {
+            return Err(PipelineError::Content(c.clone()));
         }
     }
     let last = sealer.finish(&chunk).map_err(SealError::from)?;
@@ -92,6 +127,7 @@ pub fn seal_to_blob(
         size,
         envelope_size,
         keys,
+        content: ContentFindings { findings, conflict },
     })
 }
 

@@ -64,6 +64,8 @@ pub struct AppState {
     pub us_only: std::sync::atomic::AtomicBool,
     /// The lockbox webhook and the client that posts to it.
     pub webhook: Option<(String, reqwest::Client)>,
+    /// The marking rules every upload is scanned with.
+    pub scanner: Arc<itarvault_scan::Scanner>,
 }
 
 /// Who is asking, from where, for the audit record of everything the request does.

@@ -10,7 +10,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use futures_util::StreamExt;
-use itarvault_audit::Event;
+use itarvault_audit::{Event, Reason as AuditReason};
 use itarvault_format::Label;
 use itarvault_keys::KeyRef;
 use itarvault_store::{BlobId, BucketRecord, ObjectRecord};
@@ -19,8 +19,10 @@ use time::OffsetDateTime;
 use tokio::sync::mpsc;
 
 use itarvault_lockbox::Action;
+use itarvault_scan::Conflict;
 
 use super::lockbox::Access;
+use crate::config::OnMismatch;
 use crate::error::ApiError;
 use crate::pipeline::{self, PipelineError};
 use crate::state::{audit_reasons, bump, AppState, Backend, Caller};
@@ -205,7 +207,11 @@ pub async fn put(
         let key_ref = KeyRef::local(&b.key_id);
         let max = st.config.limits.max_object_bytes;
         tokio::task::spawn_blocking(move || {
-            pipeline::seal_to_blob(&st.keyring, &key_ref, label, store.as_ref(), rx, max)
+            let check = pipeline::ContentCheck {
+                scanner: &st.scanner,
+                reject_mismatch: st.config.scan.on_mismatch == OnMismatch::Reject,
+            };
+            pipeline::seal_to_blob(&st.keyring, &key_ref, label, store.as_ref(), rx, max, check)
         })
     };
     let mut stream = body.into_data_stream();
@@ -222,6 +228,20 @@ pub async fn put(
     drop(tx);
     let sealed = match worker.await {
         Ok(Ok(s)) => s,
+        Ok(Err(PipelineError::Content(c))) => {
+            ev.outcome = "deny".into();
+            ev.reasons = scan_reasons(c.rules(), &st.scanner);
+            ev.detail = Some(format!("content check: {c}"));
+            let hint = match &c {
+                Conflict::Classified { .. } => "do not retry: report the spill to your facility security officer (32 CFR 117.8)".to_string(),
+                Conflict::Mislabelled { suggested, .. } => format!(
+                    "if the marking is right, upload with the label `{suggested}` (a person picks the category where it says only ITAR); if the marking is stale, correct the document first"
+                ),
+            };
+            let err =
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, c.code(), c.to_string()).hint(hint);
+            return Err(fail(&st, ev, err).await);
+        }
         Ok(Err(e)) => {
             let err = match &e {
                 PipelineError::TooLarge(_) => ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too-large", e.to_string()),
@@ -260,8 +280,19 @@ pub async fn put(
     };
     ev.outcome = "ok".into();
     ev.key = Some(format!("wrap {}", sealed.keys));
+    let found = &sealed.content.findings;
+    let rules: Vec<String> = found.iter().map(|f| f.rule.clone()).collect();
+    ev.reasons = scan_reasons(&rules, &st.scanner);
+    let content = match &sealed.content.conflict {
+        Some(c) => format!("content check FLAGGED: {c}"),
+        None if found.is_empty() => "content check: no markings".into(),
+        None => format!(
+            "content check: {} marking(s), consistent with the label",
+            found.len()
+        ),
+    };
     ev.detail = Some(format!(
-        "{} bytes, envelope {} bytes",
+        "{} bytes, envelope {} bytes; {content}",
         sealed.size, sealed.envelope_size
     ));
     // The object is committed; the acknowledgement waits for its record. Without a
@@ -289,6 +320,28 @@ pub async fn put(
         }
     }
     Ok((StatusCode::CREATED, Json(rec)).into_response())
+}
+
+/// The rules a content check relied on, as audit reasons (`scan:<rule>`, citation).
+fn scan_reasons(rules: &[String], scanner: &itarvault_scan::Scanner) -> Vec<AuditReason> {
+    let mut out: Vec<AuditReason> = Vec::new();
+    for id in rules {
+        if out
+            .iter()
+            .any(|r| r.rule.strip_prefix("scan:") == Some(id.as_str()))
+        {
+            continue;
+        }
+        let cite = scanner
+            .rules()
+            .find(|r| &r.id == id)
+            .map(|r| r.cite.clone());
+        out.push(AuditReason {
+            rule: format!("scan:{id}"),
+            cite: cite.unwrap_or_default(),
+        });
+    }
+    out
 }
 
 fn object_headers(o: &ObjectRecord) -> HeaderMap {

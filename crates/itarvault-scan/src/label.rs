@@ -1,0 +1,178 @@
+//! From findings to a label: the suggestion for a file, and the check of an upload's
+//! declared label against what its content says.
+
+use crate::matcher::Finding;
+use crate::rules::Implies;
+use itarvault_format::{Control, Label};
+use std::fmt;
+
+/// How restrictive a control is: classified > ITAR > EAR (ECCN) > EAR99 > none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Rank {
+    None,
+    Ear99,
+    Ear,
+    Itar,
+    Classified,
+}
+
+impl Rank {
+    pub fn of_label(label: &Label) -> Self {
+        match label.control() {
+            Control::Itar { .. } => Self::Itar,
+            Control::Ear { .. } => Self::Ear,
+            Control::Ear99 => Self::Ear99,
+            Control::Public => Self::None,
+        }
+    }
+
+    /// The rank the findings imply. A CUI export-controlled banner or a distribution
+    /// statement without any jurisdiction marking counts as ITAR: the marking says the
+    /// data is export-controlled and ITAR is the reading that cannot under-protect it.
+    pub fn of_findings(findings: &[Finding]) -> Self {
+        let has = |i: Implies| findings.iter().any(|f| f.implies == i);
+        if has(Implies::Classified) {
+            Self::Classified
+        } else if has(Implies::Itar) {
+            Self::Itar
+        } else if has(Implies::Ear) {
+            Self::Ear
+        } else if has(Implies::Cui) || has(Implies::Distribution) {
+            Self::Itar
+        } else if has(Implies::Ear99) {
+            Self::Ear99
+        } else {
+            Self::None
+        }
+    }
+}
+
+/// The label the findings suggest, in the syntax of `shared/spec/labels.md`:
+/// `CLASSIFIED` for a classification banner, `ITAR` (or `EAR`) when the jurisdiction
+/// is marked but no category (or ECCN) is, and `None` when nothing was found.
+pub fn suggest(findings: &[Finding]) -> Option<String> {
+    let control = match Rank::of_findings(findings) {
+        Rank::None => return None,
+        Rank::Classified => return Some("CLASSIFIED".into()),
+        Rank::Itar => findings
+            .iter()
+            .find_map(|f| {
+                let cat = f.usml_category.as_deref()?;
+                let with_para = format!("ITAR:{cat}{}", f.paragraph.as_deref().unwrap_or(""));
+                Some(if with_para.parse::<Label>().is_ok() {
+                    with_para
+                } else {
+                    format!("ITAR:{cat}")
+                })
+            })
+            .unwrap_or_else(|| "ITAR".into()),
+        Rank::Ear => findings
+            .iter()
+            .find_map(|f| f.eccn.as_deref())
+            .map(|e| format!("EAR:{e}"))
+            .filter(|l| l.parse::<Label>().is_ok())
+            .unwrap_or_else(|| "EAR".into()),
+        Rank::Ear99 => "EAR99".into(),
+    };
+    let mut label = control;
+    if let Some(cui) = findings.iter().find_map(|f| f.cui.as_deref()) {
+        label.push_str(&format!(";CUI//{cui}"));
+    }
+    if let Some(d) = findings
+        .iter()
+        .filter_map(|f| f.distribution.as_deref())
+        .max()
+    {
+        label.push_str(&format!(";DIST:{d}"));
+    }
+    Some(label)
+}
+
+/// Why an upload's content contradicts its declared label.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Conflict {
+    /// A classification banner: classified information is never stored here.
+    Classified { rules: Vec<String> },
+    /// The content implies a more restrictive control, or another USML category.
+    Mislabelled {
+        declared: String,
+        suggested: String,
+        rules: Vec<String>,
+    },
+}
+
+impl Conflict {
+    /// The rules behind the conflict, for the audit record.
+    pub fn rules(&self) -> &[String] {
+        match self {
+            Self::Classified { rules } | Self::Mislabelled { rules, .. } => rules,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Classified { .. } => "content-classified",
+            Self::Mislabelled { .. } => "content-mislabelled",
+        }
+    }
+}
+
+impl fmt::Display for Conflict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Classified { rules } => write!(
+                f,
+                "the content carries a classification banner ({}); classified information must never be stored in itarvault (E.O. 13526)",
+                rules.join(", ")
+            ),
+            Self::Mislabelled {
+                declared,
+                suggested,
+                rules,
+            } => write!(
+                f,
+                "the content is marked `{suggested}` ({}) but was labelled `{declared}`",
+                rules.join(", ")
+            ),
+        }
+    }
+}
+
+/// Checks a declared label against the findings in the content. A classification
+/// banner always conflicts; otherwise the content conflicts when it implies a more
+/// restrictive control, or ITAR markings name categories of which the label's is none.
+pub fn check(declared: &Label, findings: &[Finding]) -> Result<(), Conflict> {
+    let rules_for = |pred: &dyn Fn(&Finding) -> bool| {
+        let mut r: Vec<String> = findings
+            .iter()
+            .filter(|f| pred(f))
+            .map(|f| f.rule.clone())
+            .collect();
+        r.dedup();
+        r
+    };
+    let implied = Rank::of_findings(findings);
+    if implied == Rank::Classified {
+        return Err(Conflict::Classified {
+            rules: rules_for(&|f| f.implies == Implies::Classified),
+        });
+    }
+    let mislabelled = || Conflict::Mislabelled {
+        declared: declared.to_string(),
+        suggested: suggest(findings).unwrap_or_default(),
+        rules: rules_for(&|f| f.implies != Implies::Ear99 || implied == Rank::Ear99),
+    };
+    if implied > Rank::of_label(declared) {
+        return Err(mislabelled());
+    }
+    if let Some(cat) = declared.usml_category() {
+        let mut found = findings
+            .iter()
+            .filter_map(|f| f.usml_category.as_deref())
+            .peekable();
+        if found.peek().is_some() && !found.any(|c| c == cat.roman()) {
+            return Err(mislabelled());
+        }
+    }
+    Ok(())
+}

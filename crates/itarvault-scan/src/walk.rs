@@ -1,0 +1,347 @@
+//! The file walker: ripgrep's parallel walker with its filters turned off (controlled
+//! data hides in dot-directories and git-ignored build output), one reusable buffer
+//! per thread, and a result for every file that could not be scanned.
+
+use crate::extract::{self, Budget, Kind, Unscanned};
+use crate::label;
+use crate::matcher::{Finding, Scanner};
+use aws_lc_rs::digest;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Instant;
+
+/// What a walk does.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Files larger than this are reported as unscanned.
+    pub max_size: u64,
+    /// Follow symbolic links (loops are reported per file).
+    pub follow: bool,
+    /// Worker threads; 0 picks one per core.
+    pub threads: usize,
+    /// List every file, not only those with findings or errors.
+    pub all: bool,
+    pub budget: Budget,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            max_size: 256 << 20,
+            follow: false,
+            threads: 0,
+            all: false,
+            budget: Budget::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Scanned,
+    /// The format cannot be read (encrypted, image, over the size limit…).
+    Unscanned,
+    /// Reading failed (permissions, a symlink loop, a damaged file).
+    Error,
+}
+
+/// One file in the report (the shape of `shared/spec/scan.md`, plus `status`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FileReport {
+    pub path: String,
+    pub suggested_label: Option<String>,
+    pub findings: Vec<Finding>,
+    pub error: Option<String>,
+    pub status: Status,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Summary {
+    pub files_scanned: u64,
+    pub files_with_findings: u64,
+    pub bytes: u64,
+    pub errors: u64,
+    pub seconds: f64,
+    pub files_seen: u64,
+    pub files_unscanned: u64,
+    /// Why files were not scanned, with counts.
+    pub unscanned: BTreeMap<String, u64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Report {
+    pub files: Vec<FileReport>,
+    pub summary: Summary,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<crate::report::BaselineDiff>,
+}
+
+impl Report {
+    pub fn findings(&self) -> impl Iterator<Item = (&FileReport, &Finding)> {
+        self.files
+            .iter()
+            .flat_map(|f| f.findings.iter().map(move |x| (f, x)))
+    }
+}
+
+/// Scans every file under `paths`.
+pub fn scan_paths(scanner: &Scanner, paths: &[PathBuf], opts: &Options) -> Report {
+    let started = Instant::now();
+    let Some((first, rest)) = paths.split_first() else {
+        return Report {
+            files: Vec::new(),
+            summary: Summary::default(),
+            baseline: None,
+        };
+    };
+    let mut builder = ignore::WalkBuilder::new(first);
+    for p in rest {
+        builder.add(p);
+    }
+    builder
+        .standard_filters(false)
+        .hidden(false)
+        .parents(false)
+        .ignore(false)
+        .git_ignore(false)
+        .git_global(false)
+        .git_exclude(false)
+        .follow_links(opts.follow)
+        .threads(opts.threads);
+    let results = Mutex::new(Vec::new());
+    builder.build_parallel().run(|| {
+        let results = &results;
+        let mut buf = Vec::new();
+        Box::new(move |entry| {
+            let report = match entry {
+                Ok(e) if e.file_type().is_some_and(|t| t.is_dir()) => None,
+                Ok(e) if e.path_is_symlink() && !opts.follow => Some(unscanned(
+                    e.path(),
+                    "symbolic link not followed (use --follow)".into(),
+                )),
+                Ok(e) => Some(scan_file(scanner, e.path(), opts, &mut buf)),
+                Err(err) => Some(walk_error(err)),
+            };
+            if let Some(r) = report {
+                if let Ok(mut all) = results.lock() {
+                    all.push(r);
+                }
+            }
+            ignore::WalkState::Continue
+        })
+    });
+    let mut files = results.into_inner().unwrap_or_else(|p| p.into_inner());
+    let mut summary = Summary::default();
+    for (f, bytes) in &files {
+        summary.files_seen += 1;
+        summary.bytes += bytes;
+        match f.status {
+            Status::Scanned => summary.files_scanned += 1,
+            Status::Error => summary.errors += 1,
+            Status::Unscanned => {
+                summary.files_unscanned += 1;
+                let why = f.error.as_deref().unwrap_or("").to_string();
+                *summary.unscanned.entry(reason_class(&why)).or_default() += 1;
+            }
+        }
+        if !f.findings.is_empty() {
+            summary.files_with_findings += 1;
+        }
+    }
+    files.retain(|(f, _)| opts.all || !f.findings.is_empty() || f.status != Status::Scanned);
+    let mut files: Vec<FileReport> = files.into_iter().map(|(f, _)| f).collect();
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    summary.seconds = started.elapsed().as_secs_f64();
+    Report {
+        files,
+        summary,
+        baseline: None,
+    }
+}
+
+/// The reason without the file-specific part, for the summary's counts.
+fn reason_class(why: &str) -> String {
+    why.split([':', '('])
+        .next()
+        .unwrap_or(why)
+        .trim()
+        .to_string()
+}
+
+fn unscanned(path: &Path, why: String) -> (FileReport, u64) {
+    (
+        FileReport {
+            path: path.display().to_string(),
+            suggested_label: None,
+            findings: Vec::new(),
+            error: Some(why),
+            status: Status::Unscanned,
+        },
+        0,
+    )
+}
+
+fn failed(path: &Path, why: String) -> (FileReport, u64) {
+    let (mut r, n) = unscanned(path, why);
+    r.status = Status::Error;
+    (r, n)
+}
+
+fn walk_error(err: ignore::Error) -> (FileReport, u64) {
+    fn path_of(e: &ignore::Error) -> Option<&Path> {
+        match e {
+            ignore::Error::WithPath { path, .. } => Some(path),
+            ignore::Error::WithDepth { err, .. } | ignore::Error::WithLineNumber { err, .. } => {
+                path_of(err)
+            }
+            ignore::Error::Loop { child, .. } => Some(child),
+            _ => None,
+        }
+    }
+    let path = path_of(&err).map_or_else(|| PathBuf::from("?"), Path::to_path_buf);
+    failed(&path, err.to_string())
+}
+
+/// Scans one file; returns its report and the bytes read.
+pub fn scan_file(
+    scanner: &Scanner,
+    path: &Path,
+    opts: &Options,
+    buf: &mut Vec<u8>,
+) -> (FileReport, u64) {
+    // Stat before opening: opening a FIFO would block the walk until a writer came.
+    let size = match std::fs::metadata(path) {
+        Ok(m) if m.is_file() => m.len(),
+        Ok(_) => return unscanned(path, "not a regular file (FIFO, socket or device)".into()),
+        Err(e) => return failed(path, format!("cannot open: {e}")),
+    };
+    let mut file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) => return failed(path, format!("cannot open: {e}")),
+    };
+    if size > opts.max_size {
+        return unscanned(
+            path,
+            format!(
+                "over the size limit ({size} bytes > {} bytes; raise --max-size)",
+                opts.max_size
+            ),
+        );
+    }
+    let mut head = [0u8; 16];
+    let got = match read_head(&mut file, &mut head) {
+        Ok(n) => n,
+        Err(e) => return failed(path, format!("cannot read: {e}")),
+    };
+    let scanned =
+        match extract::sniff(&head[..got]) {
+            Kind::Raw => {
+                let mut st = scanner.stream(true).with_buffer(std::mem::take(buf));
+                st.push(&head[..got]);
+                let read = st.read_from(&mut file);
+                let (found, back) = st.finish_reuse();
+                *buf = back;
+                read.map(|()| found)
+                    .map_err(|e| Unscanned::Failed(format!("cannot read: {e}")))
+            }
+            Kind::Unscannable(why) => Err(Unscanned::Skipped(why.into())),
+            Kind::Zip => {
+                let mut budget = opts.budget;
+                file.seek(SeekFrom::Start(0))
+                    .map_err(|e| Unscanned::Failed(format!("cannot read: {e}")))
+                    .and_then(|_| extract::scan_zip(scanner, &mut file, &mut budget, ""))
+            }
+            Kind::Pdf | Kind::Utf16 { .. } => {
+                whole(&mut file, &head[..got]).and_then(|bytes| match extract::sniff(&bytes) {
+                    Kind::Utf16 { little_endian } => Ok(scanner
+                        .scan_bytes(extract::utf16_text(&bytes, little_endian).as_bytes(), true)),
+                    _ => Ok(scanner.scan_bytes(extract::pdf_text(&bytes)?.as_bytes(), false)),
+                })
+            }
+        };
+    let mut findings = match scanned {
+        Ok(f) => f,
+        Err(Unscanned::Skipped(why)) => return unscanned(path, why),
+        Err(Unscanned::Failed(why)) => return failed(path, why),
+    };
+    if !findings.is_empty() {
+        match content_hash(path) {
+            Ok(h) => assign_fingerprints(&mut findings, &h),
+            Err(e) => return failed(path, format!("cannot re-read for the fingerprint: {e}")),
+        }
+    }
+    (
+        FileReport {
+            path: path.display().to_string(),
+            suggested_label: label::suggest(&findings),
+            findings,
+            error: None,
+            status: Status::Scanned,
+        },
+        size,
+    )
+}
+
+fn read_head(file: &mut File, head: &mut [u8]) -> std::io::Result<usize> {
+    let mut got = 0;
+    while got < head.len() {
+        match file.read(&mut head[got..])? {
+            0 => break,
+            n => got += n,
+        }
+    }
+    Ok(got)
+}
+
+fn whole(file: &mut File, head: &[u8]) -> Result<Vec<u8>, Unscanned> {
+    let mut bytes = head.to_vec();
+    file.read_to_end(&mut bytes)
+        .map_err(|e| Unscanned::Failed(format!("cannot read: {e}")))?;
+    Ok(bytes)
+}
+
+fn content_hash(path: &Path) -> std::io::Result<[u8; 32]> {
+    let mut f = File::open(path)?;
+    let mut ctx = digest::Context::new(&digest::SHA256);
+    let mut chunk = vec![0u8; 256 << 10];
+    loop {
+        match f.read(&mut chunk)? {
+            0 => break,
+            n => ctx.update(&chunk[..n]),
+        }
+    }
+    let mut out = [0u8; 32];
+    out.copy_from_slice(ctx.finish().as_ref());
+    Ok(out)
+}
+
+/// Fingerprints: rule, entry, normalised marking text, the file's content hash and the
+/// occurrence number of that marking in the file. Not the position: an edit elsewhere
+/// in the file, or a different marking on a known line, is a new finding to review.
+pub fn assign_fingerprints(findings: &mut [Finding], content: &[u8; 32]) {
+    let mut seen: HashMap<(String, Option<String>, String), u32> = HashMap::new();
+    for f in findings {
+        let n = seen
+            .entry((f.rule.clone(), f.entry.clone(), f.matched.clone()))
+            .or_default();
+        *n += 1;
+        let mut ctx = digest::Context::new(&digest::SHA256);
+        for part in [
+            b"itarvault-scan fingerprint v1".as_slice(),
+            f.rule.as_bytes(),
+            f.entry.as_deref().unwrap_or("").as_bytes(),
+            f.matched.as_bytes(),
+            content,
+            &n.to_be_bytes(),
+        ] {
+            ctx.update(&(part.len() as u64).to_be_bytes());
+            ctx.update(part);
+        }
+        f.fingerprint = Some(hex::encode(&ctx.finish().as_ref()[..16]));
+    }
+}
