@@ -57,7 +57,12 @@ if as bob get designs/engines/blade.txt - >/dev/null; then echo "bob was NOT ref
 echo "--- alice, a US citizen connecting from China (22 CFR 126.1):"
 if as alice get --source-address 127.0.0.2 designs/engines/blade.txt - >/dev/null; then echo "alice abroad was NOT refused" >&2; exit 1; fi
 
+echo "--- a document marked USML Category XIX uploaded as EAR99 (the content check):"
+printf 'EXPORT CONTROLLED\nUSML Category XIX(f)\nSeal geometry, rev A\n' > "$demo/seal.txt"
+"$bin" scan "$demo/seal.txt" || true
+if as alice put designs/engines/seal.txt "$demo/seal.txt" --label EAR99; then echo "the mislabelled upload was NOT refused" >&2; exit 1; fi
+
 echo "--- the audit trail:"
 "$bin" audit query --data-dir "$demo/data" --kind object.get
 "$bin" audit verify --data-dir "$demo/data"
-echo "ok: stored and read designs/engines/blade.txt as a US person; the foreign person and the person abroad were refused; the audit trail is intact"
+echo "ok: stored and read designs/engines/blade.txt as a US person; the foreign person, the person abroad and the mislabelled upload were refused; the audit trail is intact"

@@ -19,7 +19,7 @@ step "clippy (default build, -D warnings)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "core crates stay free of I/O runtimes"
-for crate in itarvault-format itarvault-policy itarvault-audit itarvault-lockbox itarvault-scan; do
+for crate in itarvault-format itarvault-policy itarvault-audit itarvault-lockbox itarvault-scan itarvault-assess; do
   if cargo tree -p "$crate" -e normal --prefix none | grep -E '^(tokio|sqlx|hyper|reqwest|aws-sdk)' ; then
     echo "$crate must not depend on an I/O runtime" >&2; exit 1
   fi
