@@ -143,35 +143,39 @@ impl fmt::Display for Conflict {
 /// restrictive control, or ITAR markings name categories of which the label's is none.
 pub fn check(declared: &Label, findings: &[Finding]) -> Result<(), Conflict> {
     let rules_for = |pred: &dyn Fn(&Finding) -> bool| {
-        let mut r: Vec<String> = findings
-            .iter()
-            .filter(|f| pred(f))
-            .map(|f| f.rule.clone())
-            .collect();
-        r.dedup();
+        let mut r: Vec<String> = Vec::new();
+        for f in findings.iter().filter(|f| pred(f)) {
+            if !r.contains(&f.rule) {
+                r.push(f.rule.clone());
+            }
+        }
         r
     };
-    let implied = Rank::of_findings(findings);
-    if implied == Rank::Classified {
-        return Err(Conflict::Classified {
-            rules: rules_for(&|f| f.implies == Implies::Classified),
-        });
-    }
-    let mislabelled = || Conflict::Mislabelled {
+    let mislabelled = |rules| Conflict::Mislabelled {
         declared: declared.to_string(),
         suggested: suggest(findings).unwrap_or_default(),
-        rules: rules_for(&|f| f.implies != Implies::Ear99 || implied == Rank::Ear99),
+        rules,
     };
-    if implied > Rank::of_label(declared) {
-        return Err(mislabelled());
+    let declared_rank = Rank::of_label(declared);
+    match Rank::of_findings(findings) {
+        Rank::Classified => {
+            return Err(Conflict::Classified {
+                rules: rules_for(&|f| f.implies == Implies::Classified),
+            })
+        }
+        implied if implied > declared_rank => {
+            let one = |f: &Finding| Rank::of_findings(std::slice::from_ref(f));
+            return Err(mislabelled(rules_for(&|f| one(f) > declared_rank)));
+        }
+        _ => {}
     }
     if let Some(cat) = declared.usml_category() {
-        let mut found = findings
+        let named = rules_for(&|f| f.usml_category.is_some());
+        let matches = findings
             .iter()
-            .filter_map(|f| f.usml_category.as_deref())
-            .peekable();
-        if found.peek().is_some() && !found.any(|c| c == cat.roman()) {
-            return Err(mislabelled());
+            .any(|f| f.usml_category.as_deref() == Some(cat.roman()));
+        if !named.is_empty() && !matches {
+            return Err(mislabelled(named));
         }
     }
     Ok(())

@@ -193,7 +193,7 @@ impl Scanner {
             rule: c.rule.id.clone(),
             entry: None,
             line: lines.line_of(buf, base, s),
-            matched: normalise(&buf[s..e]),
+            matched: normalise(caps.name("mark").map_or(&buf[s..e], |m| m.as_bytes())),
             implies: c.rule.implies,
             usml_category: text("usml"),
             paragraph: text("para"),

@@ -102,7 +102,8 @@ pub enum RuleError {
 }
 
 /// The capture names a pattern may use, and the only ones the scanner reads.
-const CAPTURES: [&str; 5] = ["usml", "para", "eccn", "dist", "cui"];
+/// `mark`, when present, is the part reported as `matched` (the rest is context).
+const CAPTURES: [&str; 6] = ["usml", "para", "eccn", "dist", "cui", "mark"];
 
 /// A rule ready to run: its own regex (for captures) and its window checks.
 #[derive(Debug)]

@@ -12,6 +12,7 @@ use itarvault_format::{DataKey, HeaderParams, Label, VerifiedHeader};
 use itarvault_keys::{DecryptError, KeyRef, Keyring, SealError};
 use itarvault_store::{BlobId, BlobStore, StoreError};
 use tokio::sync::mpsc;
+use zeroize::Zeroizing;
 
 /// Why a transfer failed.
 #[derive(Debug, thiserror::Error)]
@@ -35,6 +36,8 @@ pub enum PipelineError {
     /// The content contradicts its label (or is classified); nothing was stored.
     #[error("{0}")]
     Content(itarvault_scan::Conflict),
+    #[error("the content check stopped unexpectedly\nthis is a bug: please report it")]
+    ScanFailed,
 }
 
 /// The marking check an upload passes as it streams through.
@@ -76,9 +79,6 @@ pub fn seal_to_blob(
     max: u64,
     check: ContentCheck<'_>,
 ) -> Result<Sealed, PipelineError> {
-    // The scan sees each plaintext chunk just before it is sealed: no second pass, no
-    // plaintext on disk; its held-back tail is zeroed when it is dropped.
-    let mut scan = check.scanner.stream(true);
     let declared = label.clone();
     let params = HeaderParams::new(label).map_err(|e| SealError::Encrypt(e.into()))?;
     let dek = DataKey::generate().map_err(|e| SealError::Encrypt(e.into()))?;
@@ -89,29 +89,57 @@ pub fn seal_to_blob(
     let mut out = blobs.create()?;
     out.write_all(&header).map_err(PipelineError::Write)?;
     let cs = params.chunk_size as usize;
-    let mut chunk = zeroize::Zeroizing::new(Vec::with_capacity(cs));
+    let mut chunk = Zeroizing::new(Vec::with_capacity(cs));
     let mut size = 0u64;
     let mut envelope_size = header.len() as u64;
-    while let Some(piece) = rx.blocking_recv() {
-        let mut piece = piece.map_err(PipelineError::Body)?;
-        size += piece.len() as u64;
-        if size > max {
-            return Err(PipelineError::TooLarge(max));
-        }
-        while !piece.is_empty() {
-            let take = (cs - chunk.len()).min(piece.len());
-            chunk.extend_from_slice(&piece.split_to(take));
-            if chunk.len() == cs {
-                scan.push(&chunk);
-                let sealed = sealer.seal(&chunk).map_err(SealError::from)?;
-                out.write_all(&sealed).map_err(PipelineError::Write)?;
-                envelope_size += sealed.len() as u64;
-                chunk.clear();
+    // The content check sees each plaintext chunk as it is sealed: no second pass, no
+    // plaintext on disk. From the second chunk on it runs on its own thread, so that
+    // matching and encryption use two cores; its buffers are zeroed when dropped.
+    let findings = std::thread::scope(|scope| {
+        let mut worker = None;
+        while let Some(piece) = rx.blocking_recv() {
+            let mut piece = piece.map_err(PipelineError::Body)?;
+            size += piece.len() as u64;
+            if size > max {
+                return Err(PipelineError::TooLarge(max));
+            }
+            while !piece.is_empty() {
+                let take = (cs - chunk.len()).min(piece.len());
+                chunk.extend_from_slice(&piece.split_to(take));
+                if chunk.len() == cs {
+                    let (to_scan, _) = worker.get_or_insert_with(|| {
+                        let (tx, chunks) = std::sync::mpsc::sync_channel::<Zeroizing<Vec<u8>>>(4);
+                        let scanner = check.scanner;
+                        let handle = scope.spawn(move || {
+                            let mut stream = scanner.stream(true);
+                            for c in chunks {
+                                stream.push(&c);
+                            }
+                            stream.finish()
+                        });
+                        (tx, handle)
+                    });
+                    to_scan
+                        .send(Zeroizing::new(chunk.to_vec()))
+                        .map_err(|_| PipelineError::ScanFailed)?;
+                    let sealed = sealer.seal(&chunk).map_err(SealError::from)?;
+                    out.write_all(&sealed).map_err(PipelineError::Write)?;
+                    envelope_size += sealed.len() as u64;
+                    chunk.clear();
+                }
             }
         }
-    }
-    scan.push(&chunk);
-    let findings = scan.finish();
+        match worker {
+            None => Ok(check.scanner.scan_bytes(&chunk, true)),
+            Some((to_scan, handle)) => {
+                to_scan
+                    .send(Zeroizing::new(chunk.to_vec()))
+                    .map_err(|_| PipelineError::ScanFailed)?;
+                drop(to_scan);
+                handle.join().map_err(|_| PipelineError::ScanFailed)
+            }
+        }
+    })?;
     let conflict = itarvault_scan::check(&declared, &findings).err();
     if let Some(c) = &conflict {
         if check.reject_mismatch || matches!(c, itarvault_scan::Conflict::Classified { .. }) {
