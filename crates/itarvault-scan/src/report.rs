@@ -164,19 +164,19 @@ pub fn sarif(report: &Report, scanner: &Scanner) -> Value {
     let results: Vec<Value> = report
         .findings()
         .map(|(file, f)| {
-            let mut region = json!({});
-            if let Some(l) = f.line {
-                region["startLine"] = json!(l);
-            }
             let uri = match &f.entry {
                 Some(e) => format!("{}!{e}", file.path),
                 None => file.path.clone(),
             };
+            let mut location = json!({ "artifactLocation": { "uri": uri } });
+            if let Some(l) = f.line {
+                location["region"] = json!({ "startLine": l });
+            }
             json!({
                 "ruleId": f.rule,
                 "level": match f.confidence { Confidence::High => "error", Confidence::Medium => "warning", Confidence::Low => "note" },
                 "message": { "text": format!("{} marking `{}` ({}); suggested label {}", f.implies.as_str(), f.matched, f.cite, file.suggested_label.as_deref().unwrap_or("-")) },
-                "locations": [{ "physicalLocation": { "artifactLocation": { "uri": uri }, "region": region } }],
+                "locations": [{ "physicalLocation": location }],
                 "partialFingerprints": { "itarvaultScan/v1": f.fingerprint },
                 "properties": { "baseline": f.baseline },
             })
