@@ -103,19 +103,15 @@ pub fn scan_paths(scanner: &Scanner, paths: &[PathBuf], opts: &Options) -> Repor
     for p in rest {
         builder.add(p);
     }
+    // Every ripgrep filter off: hidden files, .gitignore, .ignore and parent ignores.
     builder
         .standard_filters(false)
-        .hidden(false)
-        .parents(false)
-        .ignore(false)
-        .git_ignore(false)
-        .git_global(false)
-        .git_exclude(false)
         .follow_links(opts.follow)
         .threads(opts.threads);
-    let results = Mutex::new(Vec::new());
+    // Clean files are only counted, so memory does not grow with the number of files.
+    let collected = Mutex::new((Vec::new(), Summary::default()));
     builder.build_parallel().run(|| {
-        let results = &results;
+        let collected = &collected;
         let mut buf = Vec::new();
         Box::new(move |entry| {
             let report = match entry {
@@ -127,40 +123,39 @@ pub fn scan_paths(scanner: &Scanner, paths: &[PathBuf], opts: &Options) -> Repor
                 Ok(e) => Some(scan_file(scanner, e.path(), opts, &mut buf)),
                 Err(err) => Some(walk_error(err)),
             };
-            if let Some(r) = report {
-                if let Ok(mut all) = results.lock() {
-                    all.push(r);
+            if let (Some((f, bytes)), Ok(mut c)) = (report, collected.lock()) {
+                count(&mut c.1, &f, bytes);
+                if opts.all || !f.findings.is_empty() || f.status != Status::Scanned {
+                    c.0.push(f);
                 }
             }
             ignore::WalkState::Continue
         })
     });
-    let mut files = results.into_inner().unwrap_or_else(|p| p.into_inner());
-    let mut summary = Summary::default();
-    for (f, bytes) in &files {
-        summary.files_seen += 1;
-        summary.bytes += bytes;
-        match f.status {
-            Status::Scanned => summary.files_scanned += 1,
-            Status::Error => summary.errors += 1,
-            Status::Unscanned => {
-                summary.files_unscanned += 1;
-                let why = f.error.as_deref().unwrap_or("").to_string();
-                *summary.unscanned.entry(reason_class(&why)).or_default() += 1;
-            }
-        }
-        if !f.findings.is_empty() {
-            summary.files_with_findings += 1;
-        }
-    }
-    files.retain(|(f, _)| opts.all || !f.findings.is_empty() || f.status != Status::Scanned);
-    let mut files: Vec<FileReport> = files.into_iter().map(|(f, _)| f).collect();
+    let (mut files, mut summary) = collected.into_inner().unwrap_or_else(|p| p.into_inner());
     files.sort_by(|a, b| a.path.cmp(&b.path));
     summary.seconds = started.elapsed().as_secs_f64();
     Report {
         files,
         summary,
         baseline: None,
+    }
+}
+
+fn count(summary: &mut Summary, f: &FileReport, bytes: u64) {
+    summary.files_seen += 1;
+    summary.bytes += bytes;
+    match f.status {
+        Status::Scanned => summary.files_scanned += 1,
+        Status::Error => summary.errors += 1,
+        Status::Unscanned => {
+            summary.files_unscanned += 1;
+            let why = reason_class(f.error.as_deref().unwrap_or(""));
+            *summary.unscanned.entry(why).or_default() += 1;
+        }
+    }
+    if !f.findings.is_empty() {
+        summary.files_with_findings += 1;
     }
 }
 
