@@ -2,10 +2,15 @@
 //!
 //! This first layer is the inventory (`shared/spec/inventory.md`): its model, the JSON
 //! Schema generated from it (`docs/inventory.schema.json`), and a loader that refuses
-//! an inventory with every problem listed by path. The rules and reports build on it.
+//! an inventory with every problem listed by path. The rules (`rules`, one module
+//! each, with ITAR / NIST SP 800-171 / CMMC citations) turn it into findings; scores
+//! and reports build on them.
 
 pub mod inventory;
 pub mod load;
+pub mod model;
+pub mod rules;
 
 pub use inventory::{schema, Inventory};
 pub use load::{load, Invalid, Problem};
+pub use model::{Finding, Severity, Status};

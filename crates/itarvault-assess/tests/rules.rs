@@ -1,0 +1,106 @@
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "tests fail loudly"
+)]
+//! Each rule fires on a crafted inventory and stays silent on the clean example.
+
+use itarvault_assess::rules::{all, run, Ctx};
+use itarvault_assess::{load, Finding, Inventory, Severity};
+
+const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+
+fn assess(inv: &Inventory) -> Vec<Finding> {
+    let as_of = itarvault_policy::data::parse_ymd("2026-11-01").unwrap();
+    run(&Ctx { inv, as_of })
+}
+
+fn example() -> Inventory {
+    load(&std::fs::read_to_string(format!("{ROOT}/examples/inventory.yaml")).unwrap()).unwrap()
+}
+
+const PEOPLE: &str = r#"
+organization: { name: Acme }
+authorizations:
+  - { id: TAA-GB, type: TAA, countries: [GB], usml_categories: [XI], valid_from: 2025-01-01, expires: 2027-01-01 }
+  - { id: OLD, type: DSP-5, countries: [GB], usml_categories: [XI], valid_from: 2020-01-01, expires: 2025-01-01 }
+systems:
+  - { id: plm, kind: application, labels: ["ITAR:XI"] }
+  - { id: erp, kind: application, labels: ["EAR:9E003"] }
+  - { id: wiki, kind: collaboration, labels: ["EAR99"] }
+people:
+  - { id: ok-us, person_status: us_citizen, citizenships: [US], access: [plm], screened: 2026-01-01 }
+  - { id: ok-gb, person_status: foreign_person, citizenships: [GB], access: [plm], authorizations: [TAA-GB], screened: 2026-01-01 }
+  - { id: fp-admin, person_status: foreign_person, citizenships: [CN], access: [plm], privileged: true, screened: 2026-01-01 }
+  - { id: fp-user, person_status: foreign_person, citizenships: [IN], access: [erp, wiki], screened: 2026-01-01 }
+  - { id: fp-wiki, person_status: foreign_person, citizenships: [IN], access: [wiki], screened: 2026-01-01 }
+  - { id: expired, person_status: foreign_person, citizenships: [GB], access: [plm], authorizations: [OLD], screened: 2026-01-01 }
+  - { id: dual, person_status: foreign_person, citizenships: [GB, FR], access: [plm], authorizations: [TAA-GB], screened: 2026-01-01 }
+  - { id: other-cat, person_status: foreign_person, citizenships: [GB], access: [erp], authorizations: [TAA-GB], screened: 2026-01-01 }
+  - { id: who, person_status: unknown, access: [plm] }
+  - { id: trust-me, person_status: us_citizen, citizenships: [US], access: [erp] }
+"#;
+
+fn on(findings: &[Finding], rule: &str) -> Vec<(String, Severity, String)> {
+    findings
+        .iter()
+        .filter(|f| f.rule == rule)
+        .map(|f| (f.subject.clone(), f.severity, f.evidence.clone()))
+        .collect()
+}
+
+#[test]
+fn the_clean_example_has_no_staff_findings() {
+    let f = assess(&example());
+    assert!(f.is_empty(), "{f:#?}");
+}
+
+#[test]
+fn staff_rules_fire_on_exactly_the_people_they_describe() {
+    let f = assess(&load(PEOPLE).unwrap_or_else(|e| panic!("{e}")));
+    let fpa = on(&f, "foreign-person-access");
+    assert_eq!(fpa.len(), 2, "{fpa:#?}");
+    // Most severe first.
+    assert_eq!(fpa[0].0, "people/fp-admin");
+    assert_eq!(fpa[0].1, Severity::Critical, "privileged");
+    assert!(fpa[0].2.contains("`plm` (ITAR:XI)"), "{}", fpa[0].2);
+    assert_eq!(
+        (fpa[1].0.as_str(), fpa[1].1),
+        ("people/fp-user", Severity::High)
+    );
+    assert!(
+        !fpa[1].2.contains("wiki"),
+        "EAR99 data is not part of the finding"
+    );
+    let un = on(&f, "unmatched-authorization");
+    let mut who: Vec<&str> = un.iter().map(|h| h.0.as_str()).collect();
+    who.sort_unstable();
+    assert_eq!(
+        who,
+        ["people/dual", "people/expired", "people/other-cat"],
+        "{un:#?}"
+    );
+    assert!(un.iter().any(|h| h.2.contains("expired on 2025-01-01")));
+    assert!(un
+        .iter()
+        .any(|h| h.2.contains("does not cover citizenship `FR`")));
+    assert!(un
+        .iter()
+        .any(|h| h.2.contains("does not cover `EAR:9E003`")));
+    assert_eq!(on(&f, "unknown-person-status").len(), 1);
+    let unscreened = on(&f, "unscreened-person");
+    assert_eq!(unscreened.len(), 1);
+    assert!(unscreened[0].2.contains("\"us_citizen\""));
+    // Every finding carries its checklist item, citations across the three lenses, and a
+    // stable id.
+    for x in &f {
+        assert_eq!(x.checklist, "staff-us-persons");
+        assert!(x.citations.iter().any(|c| c.starts_with("22 CFR")));
+        assert!(x.citations.iter().any(|c| c.starts_with("NIST SP 800-171")));
+        assert!(x.citations.iter().any(|c| c.starts_with("CMMC")));
+    }
+    let again = assess(&load(PEOPLE).unwrap());
+    assert_eq!(f, again, "deterministic ids and order");
+    assert_eq!(all().len(), 4);
+}
