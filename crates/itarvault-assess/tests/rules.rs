@@ -102,5 +102,77 @@ fn staff_rules_fire_on_exactly_the_people_they_describe() {
     }
     let again = assess(&load(PEOPLE).unwrap());
     assert_eq!(f, again, "deterministic ids and order");
-    assert_eq!(all().len(), 4);
+    assert_eq!(all().len(), 7);
+}
+
+const PLACES: &str = r#"
+organization: { name: Acme, residency_mode: carve_out }
+systems:
+  - { id: cn-store, kind: storage, labels: ["ITAR:XI"], location_country: CN }
+  - { id: ru-ear99, kind: storage, labels: ["EAR99"], location_country: RU }
+  - id: de-e2e
+    kind: storage
+    labels: ["ITAR:XI"]
+    location_country: DE
+    encryption: { at_rest: fips_validated, in_transit: tls_fips, keys: customer_hsm, end_to_end: true }
+  - id: de-plain
+    kind: storage
+    labels: ["ITAR:XI"]
+    location_country: DE
+    encryption: { at_rest: fips_validated, in_transit: tls_fips, keys: provider_managed, end_to_end: false }
+  - { id: fr-public, kind: storage, labels: ["PUBLIC"], location_country: FR }
+  - id: comm
+    kind: cloud_tenant
+    labels: ["EAR:9E003"]
+    location_country: US
+    provider: aws
+    environment: commercial
+    provider_support_access: standing
+    encryption: { at_rest: fips_validated, in_transit: tls, keys: provider_managed }
+"#;
+
+#[test]
+fn location_rules_fire_on_exactly_the_systems_they_describe() {
+    let inv = load(PLACES).unwrap_or_else(|e| panic!("{e}"));
+    let f = assess(&inv);
+    let mut pro: Vec<String> = on(&f, "proscribed-location")
+        .into_iter()
+        .map(|h| h.0)
+        .collect();
+    pro.sort();
+    assert_eq!(pro, ["systems/cn-store", "systems/ru-ear99"]);
+    let cn = on(&f, "proscribed-location")
+        .into_iter()
+        .find(|h| h.0 == "systems/cn-store")
+        .unwrap();
+    assert_eq!(cn.1, Severity::Critical);
+    assert!(cn.2.contains("22 CFR 126.1"), "{}", cn.2);
+    let mut nonus: Vec<String> = on(&f, "non-us-location").into_iter().map(|h| h.0).collect();
+    nonus.sort();
+    assert_eq!(
+        nonus,
+        ["systems/cn-store", "systems/de-plain"],
+        "de-e2e meets the carve-out; PUBLIC data is free"
+    );
+    let plain = on(&f, "non-us-location")
+        .into_iter()
+        .find(|h| h.0 == "systems/de-plain")
+        .unwrap();
+    assert!(
+        plain.2.contains("not end-to-end") && plain.2.contains("not held by the organisation"),
+        "{}",
+        plain.2
+    );
+    let prov = on(&f, "provider-access");
+    let mut who: Vec<&str> = prov.iter().map(|h| h.0.as_str()).collect();
+    who.sort_unstable();
+    assert_eq!(who, ["systems/comm", "systems/de-plain"]);
+    // The same carve-out system is a finding when the organisation runs US-only.
+    let strict = load(&PLACES.replace("carve_out", "us_only")).unwrap();
+    let f = assess(&strict);
+    assert!(on(&f, "non-us-location")
+        .iter()
+        .any(|h| h.0 == "systems/de-e2e" && h.2.contains("residency_mode is us_only")));
+    // The example is clean here too.
+    assert!(assess(&example()).is_empty());
 }

@@ -7,6 +7,9 @@ use itarvault_format::{Control, Label};
 use time::Date;
 
 mod foreign_person_access;
+mod non_us_location;
+mod proscribed_location;
+mod provider_access;
 mod unknown_person_status;
 mod unmatched_authorization;
 mod unscreened_person;
@@ -41,12 +44,15 @@ pub struct Rule {
 }
 
 /// Every rule, in report order.
-pub fn all() -> [&'static Rule; 4] {
+pub fn all() -> [&'static Rule; 7] {
     [
         &foreign_person_access::RULE,
         &unmatched_authorization::RULE,
         &unknown_person_status::RULE,
         &unscreened_person::RULE,
+        &proscribed_location::RULE,
+        &non_us_location::RULE,
+        &provider_access::RULE,
     ]
 }
 
@@ -79,6 +85,17 @@ pub(crate) fn controlled(system: &System) -> Vec<Label> {
         .iter()
         .filter_map(|l| l.parse::<Label>().ok())
         .filter(|l| matches!(l.control(), Control::Itar { .. } | Control::Ear { .. }))
+        .collect()
+}
+
+/// A system's labels other than PUBLIC: EAR99 data may not go to embargoed countries
+/// either (15 CFR 746).
+pub(crate) fn controlled_or_ear99(system: &System) -> Vec<Label> {
+    system
+        .labels
+        .iter()
+        .filter_map(|l| l.parse::<Label>().ok())
+        .filter(|l| !matches!(l.control(), Control::Public))
         .collect()
 }
 
