@@ -6,13 +6,23 @@ use crate::model::{finding_id, Finding, Severity};
 use itarvault_format::{Control, Label};
 use time::Date;
 
+mod ai_tools;
+mod audit_logging;
+mod cmmc;
+mod ddtc_registration;
+mod encryption;
 mod foreign_person_access;
+mod incidents;
 mod non_us_location;
 mod proscribed_location;
 mod provider_access;
+mod remote_access;
+mod tcp;
+mod training;
 mod unknown_person_status;
 mod unmatched_authorization;
 mod unscreened_person;
+mod vendors;
 
 /// What a rule sees.
 #[derive(Debug, Clone, Copy)]
@@ -44,15 +54,25 @@ pub struct Rule {
 }
 
 /// Every rule, in report order.
-pub fn all() -> [&'static Rule; 7] {
+pub fn all() -> [&'static Rule; 17] {
     [
+        &tcp::RULE,
         &foreign_person_access::RULE,
         &unmatched_authorization::RULE,
         &unknown_person_status::RULE,
         &unscreened_person::RULE,
+        &training::RULE,
         &proscribed_location::RULE,
         &non_us_location::RULE,
         &provider_access::RULE,
+        &encryption::RULE,
+        &remote_access::RULE,
+        &vendors::RULE,
+        &ai_tools::RULE,
+        &audit_logging::RULE,
+        &ddtc_registration::RULE,
+        &cmmc::RULE,
+        &incidents::RULE,
     ]
 }
 
@@ -114,7 +134,7 @@ pub(crate) fn is_foreign(p: &Person) -> bool {
     p.person_status == PersonStatus::ForeignPerson
 }
 
-fn date(s: Option<&String>) -> Option<Date> {
+pub(crate) fn date(s: Option<&String>) -> Option<Date> {
     s.and_then(|d| itarvault_policy::data::parse_ymd(d))
 }
 
