@@ -94,7 +94,7 @@ pub fn pdf_text(bytes: &[u8]) -> Result<String, Unscanned> {
     let loaded = std::panic::catch_unwind(|| lopdf::Document::load_mem(bytes));
     let doc = match loaded {
         Ok(Ok(d)) => d,
-        Ok(Err(e)) if e.to_string().to_lowercase().contains("decrypt") => {
+        Ok(Err(lopdf::Error::Decryption(_))) => {
             return Err(Unscanned::Skipped(
                 "encrypted PDF: a password is needed to read it".into(),
             ))

@@ -308,13 +308,22 @@ pub struct Stream<'s> {
 impl Stream<'_> {
     pub fn push(&mut self, data: &[u8]) {
         self.bytes += data.len() as u64;
+        // Grow by hand: a `Vec` growing in place would free its old allocation, with
+        // plaintext in it, without zeroing it. The replaced buffer is zeroed on drop.
+        let need = self.buf.len() + data.len();
+        if need > self.buf.capacity() {
+            let mut bigger = Zeroizing::new(Vec::with_capacity(need.max(CHUNK + MARGIN)));
+            bigger.extend_from_slice(&self.buf);
+            self.buf = bigger;
+        }
         self.buf.extend_from_slice(data);
         if self.buf.len() >= CHUNK + MARGIN {
             self.run();
         }
     }
 
-    /// Reads `r` to its end through the stream, straight into the stream's buffer.
+    /// Reads `r` to its end through the stream, straight into the stream's buffer. For
+    /// files at rest (the walker): the buffer may grow in place, unlike with [`Stream::push`].
     pub fn read_from(&mut self, r: &mut dyn Read) -> io::Result<()> {
         loop {
             let want = (CHUNK + MARGIN)

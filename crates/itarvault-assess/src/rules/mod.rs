@@ -98,24 +98,15 @@ pub fn run(ctx: &Ctx) -> Vec<Finding> {
     out
 }
 
-/// A system's labels that are export-controlled: ITAR, or EAR with an ECCN.
-pub(crate) fn controlled(system: &System) -> Vec<Label> {
-    system
-        .labels
-        .iter()
-        .filter_map(|l| l.parse::<Label>().ok())
-        .filter(|l| matches!(l.control(), Control::Itar { .. } | Control::Ear { .. }))
-        .collect()
+/// A system's labels (the loader has checked that they parse).
+pub(crate) fn labels(system: &System) -> impl Iterator<Item = Label> + '_ {
+    system.labels.iter().filter_map(|l| l.parse::<Label>().ok())
 }
 
-/// A system's labels other than PUBLIC: EAR99 data may not go to embargoed countries
-/// either (15 CFR 746).
-pub(crate) fn controlled_or_ear99(system: &System) -> Vec<Label> {
-    system
-        .labels
-        .iter()
-        .filter_map(|l| l.parse::<Label>().ok())
-        .filter(|l| !matches!(l.control(), Control::Public))
+/// A system's labels that are export-controlled: ITAR, or EAR with an ECCN.
+pub(crate) fn controlled(system: &System) -> Vec<Label> {
+    labels(system)
+        .filter(|l| matches!(l.control(), Control::Itar { .. } | Control::Ear { .. }))
         .collect()
 }
 

@@ -1,8 +1,9 @@
 //! Controlled data stored or processed in a 22 CFR 126.1 country. Even ciphertext may
 //! not go there: the 120.54(a)(5) carve-out excludes those countries.
 
-use super::{controlled_or_ear99, Ctx, Hit, Rule};
+use super::{labels, Ctx, Hit, Rule};
 use crate::model::Severity;
+use itarvault_format::Control;
 use itarvault_policy::data::{data, Country};
 
 pub static RULE: Rule = Rule {
@@ -22,7 +23,8 @@ fn check(ctx: &Ctx) -> Vec<Hit> {
     ctx.inv
         .systems
         .iter()
-        .filter(|s| !controlled_or_ear99(s).is_empty())
+        // EAR99 data may not go to embargoed countries either (15 CFR 746).
+        .filter(|s| labels(s).any(|l| !matches!(l.control(), Control::Public)))
         .filter_map(|s| {
             let code = s.location_country.as_deref()?;
             let entry = d.proscribed_on(Country::parse(code)?, ctx.as_of)?;
