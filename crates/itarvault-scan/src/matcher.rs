@@ -293,8 +293,8 @@ impl Lines {
     }
 }
 
-/// A matcher fed chunk by chunk. Plaintext it holds is zeroed when it is dropped.
-#[derive(Debug)]
+/// A matcher fed chunk by chunk. Plaintext it holds is zeroed when it is dropped, and
+/// never shown by `Debug`.
 pub struct Stream<'s> {
     scanner: &'s Scanner,
     buf: Zeroizing<Vec<u8>>,
@@ -303,6 +303,16 @@ pub struct Stream<'s> {
     lines: Lines,
     findings: Vec<Finding>,
     bytes: u64,
+}
+
+impl std::fmt::Debug for Stream<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Stream")
+            .field("bytes", &self.bytes)
+            .field("held", &self.buf.len())
+            .field("findings", &self.findings.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Stream<'_> {
@@ -439,6 +449,19 @@ mod tests {
         let mut st = s.stream(true);
         st.read_from(&mut &text[..]).unwrap();
         assert_eq!(st.finish(), whole);
+    }
+
+    #[test]
+    fn debug_never_shows_the_plaintext_a_stream_holds() {
+        let s = Scanner::builtin().unwrap();
+        let mut st = s.stream(true);
+        st.push(b"turbine blade cooling passage 0.31 mm");
+        let shown = format!("{st:?}");
+        assert!(
+            !shown.contains("turbine") && !shown.contains("116, 117"),
+            "{shown}"
+        );
+        assert!(shown.contains("held: 37"), "{shown}");
     }
 
     #[test]
