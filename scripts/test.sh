@@ -5,8 +5,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
+# A clean checkout gains nothing from incremental state, which costs gigabytes per build.
+export CARGO_INCREMENTAL=0
 
-step() { printf '\n== %s\n' "$*" >&2; }
+step() { printf '\n== [%ss] %s\n' "$SECONDS" "$*" >&2; }
 
 step "test tools: sslyze (TLS scan of the running server), mmdb-writer (GeoIP fixtures)"
 python3 -c "import sslyze, mmdb_writer, netaddr" 2>/dev/null ||
