@@ -30,6 +30,12 @@ pub struct Inventory {
     pub ai_tools: Vec<AiTool>,
     #[serde(default)]
     pub incidents: Vec<Incident>,
+    /// Who vouches for the checklist items no inventory fact can prove.
+    #[serde(default)]
+    pub attestations: Vec<Attestation>,
+    /// Accepted risks: a finding that is excepted stays in the report, marked.
+    #[serde(default)]
+    pub exceptions: Vec<Exception>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
@@ -352,6 +358,44 @@ pub struct Incident {
     pub voluntary_disclosure: Disclosure,
     #[schemars(extend("format" = "date"))]
     pub disclosure_date: Option<Date>,
+}
+
+/// A person's statement that a MANUAL checklist item is met (training content, contract
+/// terms). It satisfies the item until it expires, and no longer.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Attestation {
+    pub id: String,
+    /// A checklist item id (`itarvault assess --list-checklist`).
+    pub item: String,
+    /// Who attests, by name and role.
+    pub by: String,
+    #[schemars(extend("format" = "date"))]
+    pub date: Date,
+    #[schemars(extend("format" = "date"))]
+    pub expires: Date,
+    pub statement: String,
+    /// Where the supporting evidence is kept.
+    pub evidence: Option<String>,
+}
+
+/// An accepted risk: the findings of `rule` (for `subject`, or every subject when it is
+/// omitted) stop counting against the checklist until `expires`, and stay listed with
+/// the exception's reason and approver.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Exception {
+    pub id: String,
+    /// A rule id (`itarvault assess --list-rules`).
+    pub rule: String,
+    /// `list/id` (`vendors/msp1`) or `organization`; omitted: every subject of the rule.
+    pub subject: Option<String>,
+    pub reason: String,
+    pub approver: String,
+    #[schemars(extend("format" = "date"))]
+    pub approved: Option<Date>,
+    #[schemars(extend("format" = "date"))]
+    pub expires: Date,
 }
 
 /// The JSON Schema of the inventory (draft 2020-12).

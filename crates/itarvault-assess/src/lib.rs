@@ -6,11 +6,14 @@
 //! each, with ITAR / NIST SP 800-171 / CMMC citations) turn it into findings; scores
 //! and reports build on them.
 
+pub mod checklist;
 pub mod inventory;
 pub mod load;
 pub mod model;
+pub mod report;
 pub mod rules;
 
 pub use inventory::{schema, Inventory};
 pub use load::{load, Invalid, Problem};
 pub use model::{Finding, Severity, Status};
+pub use report::{assess, Report};

@@ -284,6 +284,8 @@ fn meaning(v: &Value, out: &mut Vec<Problem>) {
         "vendors",
         "ai_tools",
         "incidents",
+        "attestations",
+        "exceptions",
     ] {
         let mut seen: HashMap<String, usize> = HashMap::new();
         for (i, item) in list(name).iter().enumerate() {
@@ -396,6 +398,60 @@ fn meaning(v: &Value, out: &mut Vec<Problem>) {
                 out.push(Problem {
                     path: format!("authorizations[{i}].expires"),
                     reason: "expires before valid_from".into(),
+                });
+            }
+        }
+    }
+    for (name, from, to) in [
+        ("attestations", "date", "expires"),
+        ("exceptions", "approved", "expires"),
+    ] {
+        for (i, x) in list(name).iter().enumerate() {
+            if let (Some(a), Some(b)) = (date(x, from), date(x, to)) {
+                if a > b {
+                    out.push(Problem {
+                        path: format!("{name}[{i}].{to}"),
+                        reason: format!("{to} is before {from}"),
+                    });
+                }
+            }
+        }
+    }
+    for (i, a) in list("attestations").iter().enumerate() {
+        if let Some(item) = a.get("item").and_then(Value::as_str) {
+            match crate::checklist::checklist().map(|c| c.get(item).map(|i| i.kind)) {
+                Ok(Some(crate::checklist::Kind::Manual)) => {}
+                Ok(Some(_)) => out.push(Problem {
+                    path: format!("attestations[{i}].item"),
+                    reason: format!("`{item}` is decided by rules from inventory facts; only MANUAL items take an attestation"),
+                }),
+                Ok(None) => out.push(Problem {
+                    path: format!("attestations[{i}].item"),
+                    reason: format!("`{item}` is not a checklist item (itarvault assess --list-checklist)"),
+                }),
+                Err(e) => out.push(Problem { path: String::new(), reason: e.to_string() }),
+            }
+        }
+    }
+    for (i, e) in list("exceptions").iter().enumerate() {
+        if let Some(rule) = e.get("rule").and_then(Value::as_str) {
+            if !crate::rules::all().iter().any(|r| r.id == rule) {
+                out.push(Problem {
+                    path: format!("exceptions[{i}].rule"),
+                    reason: format!("`{rule}` is not a rule id (itarvault assess --list-rules)"),
+                });
+            }
+        }
+        if let Some(subject) = e.get("subject").and_then(Value::as_str) {
+            let known = subject == "organization"
+                || subject.starts_with("vault/")
+                || subject
+                    .split_once('/')
+                    .is_some_and(|(l, id)| ids.get(l).is_some_and(|t| t.iter().any(|x| x == id)));
+            if !known {
+                out.push(Problem {
+                    path: format!("exceptions[{i}].subject"),
+                    reason: format!("`{subject}` names no entry: use `organization`, `vault/...` or `list/id` such as `vendors/msp1`"),
                 });
             }
         }

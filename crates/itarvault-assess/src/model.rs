@@ -12,8 +12,34 @@ pub enum Severity {
     Critical,
 }
 
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+impl std::str::FromStr for Severity {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        [
+            Severity::Low,
+            Severity::Medium,
+            Severity::High,
+            Severity::Critical,
+        ]
+        .into_iter()
+        .find(|v| v.as_str() == s)
+        .ok_or_else(|| format!("`{s}` is not a severity: use critical, high, medium or low"))
+    }
+}
+
 /// A checklist item's status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     Pass,
@@ -37,6 +63,40 @@ pub struct Finding {
     pub remediation: String,
     pub citations: Vec<String>,
     pub checklist: String,
+    /// The control exists but falls short of the standard (SPRS partial credit).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub partial: bool,
+    /// The exception that accepts this finding; it then no longer fails its item.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exception: Option<Excepted>,
+    /// Against `--previous`: `new` or `unchanged`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change: Option<Change>,
+}
+
+impl Finding {
+    /// Counts against its checklist item: not covered by a current exception.
+    pub fn open(&self) -> bool {
+        self.exception.as_ref().is_none_or(|e| e.expired)
+    }
+}
+
+/// The exception a finding matched, copied into the report so that it is never silent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Excepted {
+    pub id: String,
+    pub reason: String,
+    pub approver: String,
+    pub expires: String,
+    /// Expired on the assessment date: the finding counts again.
+    pub expired: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Change {
+    New,
+    Unchanged,
 }
 
 /// The finding id for a rule and subject: stable across runs and machines (FNV-1a, not

@@ -53,6 +53,7 @@ fn check(ctx: &Ctx) -> Vec<Hit> {
                 subject: format!("ai_tools/{}", t.id),
                 evidence: why.join("; "),
                 severity: None,
+                partial: false,
             });
         }
     }

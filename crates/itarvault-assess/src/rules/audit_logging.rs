@@ -26,6 +26,7 @@ fn check(ctx: &Ctx) -> Vec<Hit> {
                 _ => "audit_logging not recorded".into(),
             },
             severity: None,
+            partial: false,
         })
         .collect()
 }

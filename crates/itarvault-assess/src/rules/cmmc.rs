@@ -44,5 +44,6 @@ fn check(ctx: &Ctx) -> Vec<Hit> {
         subject: "organization".into(),
         evidence: why,
         severity,
+        partial: false,
     }]
 }

@@ -33,5 +33,6 @@ fn check(ctx: &Ctx) -> Vec<Hit> {
         subject: "organization".into(),
         evidence: why,
         severity: None,
+        partial: false,
     }]
 }

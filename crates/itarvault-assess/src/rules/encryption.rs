@@ -49,6 +49,7 @@ fn check(ctx: &Ctx) -> Vec<Hit> {
                 subject: format!("systems/{}", s.id),
                 evidence: why.join("; "),
                 severity,
+                partial: severity.is_none(),
             });
         }
     }

@@ -34,6 +34,7 @@ fn check(ctx: &Ctx) -> Vec<Hit> {
                     if p.privileged { "; privileged (administers the system)" } else { "" }
                 ),
                 severity: p.privileged.then_some(Severity::Critical),
+                partial: false,
             })
         })
         .collect()

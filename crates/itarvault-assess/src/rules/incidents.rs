@@ -34,6 +34,7 @@ fn check(ctx: &Ctx) -> Vec<Hit> {
             subject: format!("incidents/{}", i.id),
             evidence: why,
             severity: None,
+            partial: false,
         });
     }
     hits

@@ -38,6 +38,9 @@ pub struct Hit {
     pub evidence: String,
     /// Overrides the rule's severity (privileged access, for instance).
     pub severity: Option<Severity>,
+    /// The control is in place but not to the standard (encryption that is not FIPS
+    /// validated): the SPRS score deducts the methodology's partial value.
+    pub partial: bool,
 }
 
 /// A rule: its id, the checklist item it belongs to, citations (ITAR or EAR section,
@@ -91,6 +94,9 @@ pub fn run(ctx: &Ctx) -> Vec<Finding> {
                 citations: r.citations.iter().map(|c| c.to_string()).collect(),
                 checklist: r.checklist.into(),
                 subject: h.subject,
+                partial: h.partial,
+                exception: None,
+                change: None,
             })
         })
         .collect();

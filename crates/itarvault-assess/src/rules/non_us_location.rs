@@ -50,6 +50,7 @@ fn check(ctx: &Ctx) -> Vec<Hit> {
                 subject: format!("systems/{}", s.id),
                 evidence: format!("location_country {code}: {}", missing.join("; ")),
                 severity: None,
+                partial: false,
             })
         })
         .collect()

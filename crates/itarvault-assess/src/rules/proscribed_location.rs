@@ -37,6 +37,7 @@ fn check(ctx: &Ctx) -> Vec<Hit> {
                     s.labels.join(", ")
                 ),
                 severity: None,
+                partial: false,
             })
         })
         .collect()

@@ -42,6 +42,7 @@ fn check(ctx: &Ctx) -> Vec<Hit> {
                         .unwrap_or_else(|| "unknown".into())
                 ),
                 severity: None,
+                partial: false,
             })
         })
         .collect()

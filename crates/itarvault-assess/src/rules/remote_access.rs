@@ -38,6 +38,7 @@ fn check(ctx: &Ctx) -> Vec<Hit> {
                 subject: format!("systems/{}", s.id),
                 evidence: why.join("; "),
                 severity: (!serious).then_some(Severity::Medium),
+                partial: false,
             });
         }
     }

@@ -46,5 +46,6 @@ fn check(ctx: &Ctx) -> Vec<Hit> {
         subject: "organization".into(),
         evidence: why.join("; "),
         severity,
+        partial: false,
     }]
 }

@@ -28,6 +28,7 @@ fn check(ctx: &Ctx) -> Vec<Hit> {
                     None => "no training recorded".into(),
                 },
                 severity: None,
+                partial: false,
             })
         })
         .collect()

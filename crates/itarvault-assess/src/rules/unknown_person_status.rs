@@ -33,6 +33,7 @@ fn check(ctx: &Ctx) -> Vec<Hit> {
                         .join(", ")
                 ),
                 severity: None,
+                partial: false,
             })
         })
         .collect()

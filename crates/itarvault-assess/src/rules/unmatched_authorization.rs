@@ -37,6 +37,7 @@ fn check(ctx: &Ctx) -> Vec<Hit> {
                     subject: format!("people/{}", p.id),
                     evidence: format!("access to `{}`: {}", system.id, reasons.join("; ")),
                     severity: p.privileged.then_some(Severity::Critical),
+                    partial: false,
                 });
             }
         }

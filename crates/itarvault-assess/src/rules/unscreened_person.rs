@@ -28,6 +28,7 @@ fn check(ctx: &Ctx) -> Vec<Hit> {
                 serde_json::to_value(p.person_status).unwrap_or_default()
             ),
             severity: None,
+            partial: false,
         })
         .collect()
 }

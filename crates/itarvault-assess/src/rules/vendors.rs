@@ -59,6 +59,7 @@ fn check(ctx: &Ctx) -> Vec<Hit> {
             subject: format!("vendors/{}", v.id),
             evidence: format!("touches {}: {}", touched.join(", "), bad.join("; ")),
             severity,
+            partial: false,
         });
     }
     hits
