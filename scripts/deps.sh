@@ -6,6 +6,8 @@ need=()
 command -v cmake >/dev/null 2>&1 || need+=(cmake)
 command -v go >/dev/null 2>&1 || need+=(golang-go)
 command -v clang >/dev/null 2>&1 || need+=(clang)
+# Tests only: the HTML assessment report is rendered in headless Chromium.
+[ "${1:-}" = "--test" ] && { command -v chromium >/dev/null 2>&1 || need+=(chromium); }
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=""
   [ "$(id -u)" -eq 0 ] || SUDO="sudo"

@@ -4,7 +4,7 @@
 # keeps I/O out of the core crates.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/deps.sh
+scripts/deps.sh --test
 # A clean checkout gains nothing from incremental state, which costs gigabytes per build.
 export CARGO_INCREMENTAL=0
 
@@ -13,6 +13,13 @@ step() { printf '\n== [%ss] %s\n' "$SECONDS" "$*" >&2; }
 step "test tools: sslyze (TLS scan of the running server), mmdb-writer (GeoIP fixtures)"
 python3 -c "import sslyze, mmdb_writer, netaddr" 2>/dev/null ||
   python3 -m pip install -q --root-user-action=ignore sslyze mmdb-writer netaddr
+
+step "test tools: compliance-trestle (OSCAL validation), in its own virtualenv"
+# Its own environment: trestle's dependencies (cryptography) conflict with sslyze's.
+[ -x /opt/itarvault-trestle/bin/trestle ] || {
+  python3 -m venv /opt/itarvault-trestle
+  /opt/itarvault-trestle/bin/pip install -q compliance-trestle
+}
 
 step "cargo fmt --check"
 cargo fmt --all -- --check

@@ -10,6 +10,8 @@ pub mod checklist;
 pub mod inventory;
 pub mod load;
 pub mod model;
+pub mod oscal;
+pub mod render;
 pub mod report;
 pub mod rules;
 

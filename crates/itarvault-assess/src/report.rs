@@ -180,11 +180,10 @@ pub fn assess(inv: &Inventory, as_of: Date, extra: Extra) -> Result<Report, Data
         .iter()
         .filter(|i| i.status == Status::Pass)
         .count();
-    let score = if applicable == 0 {
-        100
-    } else {
-        u8::try_from((passed * 100 + applicable / 2) / applicable).unwrap_or(100)
-    };
+    // Nothing applies: nothing is unmet.
+    let score = (passed * 100 + applicable / 2)
+        .checked_div(applicable)
+        .map_or(100, |p| u8::try_from(p).unwrap_or(100));
     let mut summary = Summary::default();
     for f in &findings {
         if !f.open() {

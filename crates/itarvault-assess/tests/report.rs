@@ -329,3 +329,31 @@ exceptions:
     has("exceptions[0].subject", "names no entry");
     has("exceptions[1].approver", "required");
 }
+
+#[test]
+fn the_docs_coverage_table_names_every_item_and_rule() {
+    let doc = std::fs::read_to_string(format!("{ROOT}/docs/assess.md")).unwrap();
+    let table = doc.split("## Checklist coverage").nth(1).unwrap();
+    for i in &checklist().unwrap().item {
+        let kind = match i.kind {
+            Kind::Automated => "automated",
+            Kind::Manual => "manual",
+        };
+        assert!(
+            table.contains(&format!("| `{}` | {kind} |", i.id)),
+            "docs/assess.md lacks a row for {}",
+            i.id
+        );
+    }
+    for r in rules::all() {
+        let row = table
+            .lines()
+            .find(|l| l.starts_with(&format!("| `{}` |", r.checklist)))
+            .unwrap();
+        assert!(
+            row.contains(&format!("`{}` ({}", r.id, r.severity.as_str())),
+            "{}: {row}",
+            r.id
+        );
+    }
+}

@@ -3,6 +3,7 @@
 //! Exit status: 0 success; 2 error (bad input, wrong key, damaged envelope, I/O). A
 //! broken pipe on output exits quietly.
 
+mod assess;
 mod client;
 mod decide;
 mod files;
@@ -186,6 +187,15 @@ enum Command {
     /// source and text-based CAD formats, and the text of PDF and Office files. Exit
     /// status: 0 nothing controlled found, 1 controlled content found, 2 error.
     Scan(scan::ScanArgs),
+    /// Assess an organisation's export-control posture from its inventory.
+    ///
+    /// Reads the inventory (YAML or JSON: people, authorizations, systems, vendors, AI
+    /// tools, incidents, attestations, exceptions) and reports the ITAR checklist for IT
+    /// with findings, a %-met score and an SPRS-style score, as a terminal summary,
+    /// JSON, Markdown, HTML, or OSCAL assessment results and POA&M. Exit status: 0 no
+    /// open finding reaches --fail-on, 1 one does, 2 invalid inventory (every problem
+    /// listed with its path).
+    Assess(assess::AssessArgs),
     /// Run the vault server (HTTPS API, export enforcement, audit trail).
     ///
     /// The first start initialises the data directory (keystore, metadata, TLS
@@ -359,6 +369,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Version { out } => done(version(out)),
         Command::Server(a) => done(serve::server(a)),
         Command::Scan(a) => scan::scan(a),
+        Command::Assess(a) => assess::assess(a),
         Command::Principals {
             client,
             out,
