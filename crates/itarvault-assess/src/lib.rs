@@ -14,6 +14,7 @@ pub mod oscal;
 pub mod render;
 pub mod report;
 pub mod rules;
+pub mod vault;
 
 pub use inventory::{schema, Inventory};
 pub use load::{load, Invalid, Problem};

@@ -435,7 +435,9 @@ fn meaning(v: &Value, out: &mut Vec<Problem>) {
     }
     for (i, e) in list("exceptions").iter().enumerate() {
         if let Some(rule) = e.get("rule").and_then(Value::as_str) {
-            if !crate::rules::all().iter().any(|r| r.id == rule) {
+            if !crate::rules::all().iter().any(|r| r.id == rule)
+                && !crate::vault::RULES.contains(&rule)
+            {
                 out.push(Problem {
                     path: format!("exceptions[{i}].rule"),
                     reason: format!("`{rule}` is not a rule id (itarvault assess --list-rules)"),

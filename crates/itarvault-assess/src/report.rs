@@ -106,6 +106,15 @@ pub struct Summary {
 pub fn assess(inv: &Inventory, as_of: Date, extra: Extra) -> Result<Report, DataError> {
     let list = checklist()?;
     let ctx = Ctx { inv, as_of };
+    let mut extra = extra;
+    // Without the regulatory data the location rules cannot see a proscribed country:
+    // that is an error, never a pass.
+    if let Some(why) = itarvault_policy::data::load_error() {
+        extra.errors.push((
+            "storage-locations".into(),
+            format!("the regulatory data did not load: {why}"),
+        ));
+    }
     let mut findings = rules::run(&ctx);
     findings.extend(extra.findings);
     findings.sort_by(|a, b| b.severity.cmp(&a.severity).then_with(|| a.id.cmp(&b.id)));
@@ -304,7 +313,12 @@ fn sprs(findings: &[Finding]) -> Result<Sprs, DataError> {
     let w = sprs_weights()?;
     let covered: BTreeSet<String> = rules::all()
         .iter()
-        .flat_map(|r| r.citations.iter())
+        .flat_map(|r| r.citations.iter().copied())
+        .chain(
+            findings
+                .iter()
+                .flat_map(|f| f.citations.iter().map(String::as_str)),
+        )
         .filter_map(|c| c.strip_prefix(NIST))
         .map(str::to_string)
         .collect();

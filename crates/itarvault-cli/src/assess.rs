@@ -5,6 +5,7 @@ use anyhow::{bail, Context};
 use clap::{Args, ValueEnum};
 use itarvault_assess::checklist::checklist;
 use itarvault_assess::report::{assess as run_assessment, compare, Extra, Previous};
+use itarvault_assess::vault::{self, Posture, Trail};
 use itarvault_assess::{load, oscal, render, rules, Severity};
 use std::io::Write;
 use std::path::PathBuf;
@@ -49,6 +50,17 @@ pub struct AssessArgs {
     /// fixed ones.
     #[arg(long, value_name = "REPORT")]
     previous: Option<PathBuf>,
+    /// A running vault to assess as well (auditor or admin token: --token-file or
+    /// $ITARVAULT_TOKEN; --cacert for a development certificate): its FIPS module, TLS,
+    /// residency and backends, key custody, administrators and audit trail.
+    #[arg(long, value_name = "URL")]
+    vault: Option<String>,
+    /// With --vault: write the 22 CFR 120.54(a)(5) carve-out evidence pack here, one
+    /// proof per condition for each bucket and backend.
+    #[arg(long, value_name = "DIR", requires = "vault")]
+    evidence: Option<PathBuf>,
+    #[command(flatten)]
+    client: crate::client::ClientArgs,
     /// Print the rules (id, severity, checklist item, citations) and exit.
     #[arg(long)]
     list_rules: bool,
@@ -121,7 +133,34 @@ pub fn assess(a: AssessArgs) -> anyhow::Result<ExitCode> {
         (None, Some(s)) => date(s, "organization.as_of")?,
         (None, None) => today(),
     };
-    let mut report = run_assessment(&inv, as_of, Extra::default())?;
+    let mut extra = Extra::default();
+    if let Some(url) = &a.vault {
+        let conn = crate::client::Conn::new(&a.client.clone().with_server(url.clone()))?;
+        let posture: Posture = serde_json::from_value(
+            conn.json(reqwest::Method::GET, "/v1/posture", None)
+                .with_context(|| format!("reading the posture of the vault at {url}"))?,
+        )
+        .context("the vault's posture is not in the form this client knows: is the server the same itarvault version?")?;
+        let trail = read_trail(&conn, &posture);
+        let (findings, errors) =
+            vault::findings(&posture, trail.as_ref().map_err(Clone::clone), as_of);
+        extra.findings = findings;
+        extra.errors = errors;
+        if let Some(dir) = &a.evidence {
+            std::fs::create_dir_all(dir).with_context(|| {
+                format!("cannot create the evidence directory `{}`", dir.display())
+            })?;
+            for (name, text) in
+                vault::evidence(&posture, trail.as_ref().map_err(Clone::clone), as_of)
+            {
+                let p = dir.join(name);
+                std::fs::write(&p, text)
+                    .with_context(|| format!("cannot write `{}`", p.display()))?;
+            }
+            eprintln!("carve-out evidence written to {}", dir.display());
+        }
+    }
+    let mut report = run_assessment(&inv, as_of, extra)?;
     if let Some(p) = &a.previous {
         let text = std::fs::read_to_string(p)
             .with_context(|| format!("cannot read the previous report `{}`", p.display()))?;
@@ -166,4 +205,26 @@ pub fn assess(a: AssessArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Downloads the vault's audit trail and verifies it against its signed head with the
+/// key the vault states. A failure is a fact for the report, not a crash.
+fn read_trail(conn: &crate::client::Conn, p: &Posture) -> Result<Trail, String> {
+    let (log, head) = conn
+        .text("/v1/audit", "x-itarvault-audit-head")
+        .map_err(|e| format!("{e:#}"))?;
+    let key = itarvault_audit::PublicKey::from_hex(&p.audit.public_key)
+        .ok_or("the vault's audit public key is not hex")?;
+    let head: Option<itarvault_audit::Head> = match head {
+        Some(h) => Some(
+            serde_json::from_str(&h).map_err(|e| format!("the signed head is unreadable: {e}"))?,
+        ),
+        None => None,
+    };
+    let report = itarvault_audit::verify(log.as_bytes(), &[key], head.as_ref());
+    let records = log
+        .lines()
+        .filter_map(|l| itarvault_audit::parse_line(l.as_bytes()).ok())
+        .collect();
+    Ok(Trail { report, records })
 }

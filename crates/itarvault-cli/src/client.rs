@@ -56,6 +56,14 @@ pub struct ClientArgs {
     client_key: Option<PathBuf>,
 }
 
+impl ClientArgs {
+    /// The same trust and credentials, for another server URL.
+    pub fn with_server(mut self, server: String) -> Self {
+        self.server = server;
+        self
+    }
+}
+
 /// A connected client: base URL, token, TLS trust.
 pub struct Conn {
     http: Client,
@@ -150,6 +158,17 @@ impl Conn {
         } else {
             Err(ApiFailure::from_response(resp).into())
         }
+    }
+
+    /// A GET whose answer is not JSON (the audit trail), with the named header.
+    pub fn text(&self, path: &str, header: &str) -> anyhow::Result<(String, Option<String>)> {
+        let resp = self.send(self.req(reqwest::Method::GET, path))?;
+        let h = resp
+            .headers()
+            .get(header)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        Ok((resp.text().context("reading the server's answer")?, h))
     }
 
     pub fn json(

@@ -2045,3 +2045,140 @@ fn uploads_are_scanned_as_they_stream_and_mislabelled_or_classified_content_is_r
         1,
     );
 }
+
+#[test]
+fn the_vault_assesses_itself_and_writes_the_carve_out_evidence() {
+    let v = cast();
+    v.staff("audra", "us_citizen", "US", &["auditor"]);
+    v.staff("omar", "foreign_person", "IN", &["operator"]);
+    v.ok(
+        "alice.tok",
+        US,
+        &["put", "designs/blade.step", "blade.step", "-l", "ITAR:XIX"],
+    );
+    let inventory = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/inventory.yaml");
+    let fips = serde_json::from_slice::<serde_json::Value>(
+        &bin().args(["version", "--json"]).output().unwrap().stdout,
+    )
+    .unwrap()["fips_mode"]
+        .as_bool()
+        .unwrap();
+    let assess = |token: &str, extra: &[&str]| {
+        bin()
+            .args([
+                "assess", inventory, "--format", "json", "--vault", &v.url, "--cacert",
+            ])
+            .arg(v.p("data/tls/cert.pem"))
+            .arg("--token-file")
+            .arg(v.p(token))
+            .args(extra)
+            .current_dir(v.dir.path())
+            .output()
+            .unwrap()
+    };
+    let o = assess("audra.tok", &["--evidence", "evidence"]);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let rules: Vec<(&str, &str)> = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["rule"].as_str().unwrap(), f["subject"].as_str().unwrap()))
+        .collect();
+    assert!(
+        rules.contains(&("vault-admin-not-us-person", "vault/principals/omar")),
+        "{rules:?}"
+    );
+    assert!(!rules.iter().any(|(_, s)| *s == "vault/principals/audra"));
+    assert_eq!(
+        rules.contains(&("vault-fips-inactive", "vault/fips")),
+        !fips,
+        "{rules:?}"
+    );
+    assert!(
+        !rules.iter().any(|(r, _)| *r == "vault-audit-not-intact"),
+        "{rules:?}"
+    );
+    let item = |id: &str| {
+        r["checklist"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["item"] == id)
+            .unwrap()["status"]
+            .clone()
+    };
+    assert_eq!(item("staff-us-persons"), "fail");
+    assert_eq!(item("audit-logging"), "pass");
+
+    // The evidence pack: every condition of 120.54(a)(5) for the bucket, with proof.
+    let ev = v.p("evidence");
+    let readme = std::fs::read_to_string(ev.join("README.md")).unwrap();
+    assert!(
+        readme.contains("## Bucket `designs` on backend `local` (US"),
+        "{readme}"
+    );
+    let c: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(ev.join("conditions.json")).unwrap())
+            .unwrap();
+    let conds = c["buckets"][0]["conditions"].as_array().unwrap();
+    let cites: Vec<&str> = conds.iter().map(|c| c["cite"].as_str().unwrap()).collect();
+    for want in [
+        "(a)(5)(i)",
+        "(a)(5)(ii)",
+        "(a)(5)(iii)",
+        "(a)(5)(iv)",
+        "(a)(5)(v)",
+    ] {
+        assert!(
+            cites.iter().any(|c| c.contains(want)),
+            "{want} missing: {cites:?}"
+        );
+    }
+    let holds = |cite: &str| {
+        conds
+            .iter()
+            .find(|c| c["cite"].as_str().unwrap().starts_with(cite))
+            .unwrap()["holds"]
+            .as_bool()
+            .unwrap()
+    };
+    assert!(holds("22 CFR 120.54(a)(5)(iv)"));
+    assert!(holds("22 CFR 120.54(a)(5)(v)"));
+    assert_eq!(holds("22 CFR 120.54(a)(5)(iii)"), fips);
+    let verification: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(ev.join("audit-verification.json")).unwrap())
+            .unwrap();
+    assert_eq!(verification["problems"].as_array().unwrap().len(), 0);
+    assert!(ev.join("posture.json").exists());
+
+    // Only auditors and admins see the posture: others get the server's refusal, exit 2.
+    let o = assess("alice.tok", &[]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("403"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+
+    // An altered trail shows up in the report as a critical finding.
+    let log = v.p("data/audit/log.jsonl");
+    let text = std::fs::read_to_string(&log).unwrap();
+    std::fs::write(&log, text.replacen("\"alice\"", "\"mallory\"", 1)).unwrap();
+    let o = assess("audra.tok", &["--evidence", "evidence2"]);
+    let r: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let broken = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["rule"] == "vault-audit-not-intact")
+        .unwrap_or_else(|| panic!("no audit finding: {r}"));
+    assert_eq!(broken["severity"], "critical");
+    let readme = std::fs::read_to_string(v.p("evidence2/README.md")).unwrap();
+    assert!(readme.contains("NOT ALL CONDITIONS HOLD"), "{readme}");
+}

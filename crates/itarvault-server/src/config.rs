@@ -32,6 +32,10 @@ pub struct Config {
     pub lockbox: LockboxConfig,
     pub quorum: QuorumConfig,
     pub scan: ScanConfig,
+    /// The CMVP certificate number of the FIPS 140-3 module this build links (AWS-LC
+    /// FIPS), as the evidence pack of `itarvault assess --vault --evidence` reports it.
+    /// The number comes from the module's validation, not from the code: record it here.
+    pub fips_certificate: Option<String>,
 }
 
 /// The content check every upload passes as it streams through (the rules of
@@ -148,6 +152,7 @@ impl Default for Config {
             lockbox: LockboxConfig::default(),
             quorum: QuorumConfig::default(),
             scan: ScanConfig::default(),
+            fips_certificate: None,
         }
     }
 }

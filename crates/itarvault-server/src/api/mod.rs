@@ -64,6 +64,7 @@ pub const ROUTES: &[&str] = &[
     "POST /v1/quorum/{id}/approve",
     "POST /v1/quorum/{id}/deny",
     "GET /v1/audit",
+    "GET /v1/posture",
 ];
 
 /// Largest JSON body the admin and decision endpoints accept.
@@ -127,6 +128,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/quorum/{id}/approve", post(lockbox::approve_proposal))
         .route("/v1/quorum/{id}/deny", post(lockbox::deny_proposal))
         .route("/v1/audit", get(ops::audit_trail))
+        .route("/v1/posture", get(ops::posture))
         .layer(DefaultBodyLimit::max(MAX_JSON))
         .with_state(state)
 }

@@ -212,3 +212,85 @@ pub async fn audit_trail(
     }
     Ok(resp)
 }
+
+/// The server's own compliance posture, for `itarvault assess --vault` (auditor or
+/// admin): the cryptographic module, TLS, residency and backends, key custody, the
+/// lockbox and quorum, the administrators' person facts and the buckets. Facts only:
+/// the assessor judges them, so that the judgement is in one place and cited.
+pub async fn posture(
+    State(st): State<Arc<AppState>>,
+    caller: Caller,
+) -> Result<Response, ApiError> {
+    if !caller.has_role("auditor") {
+        caller.require_role("admin")?;
+    }
+    let cfg = &st.config;
+    let admins: Vec<Value> = st
+        .meta
+        .principals()?
+        .into_iter()
+        .filter(|p| !p.disabled && p.roles.iter().any(|r| r == "admin" || r == "operator"))
+        .map(|p| {
+            json!({
+                "id": p.id,
+                "roles": p.roles,
+                "person_status": p.person_status,
+                "citizenships": p.citizenships,
+            })
+        })
+        .collect();
+    let buckets: Vec<Value> = st
+        .meta
+        .buckets()?
+        .into_iter()
+        .map(|b| json!({ "name": b.name, "backend": b.backend, "key_id": b.key_id, "key_provider": "local", "owners": b.owners }))
+        .collect();
+    let audit_key = crate::audit_log::AuditPaths::new(&cfg.data_dir.join("audit"))
+        .verifying_key()
+        .map_err(|e| ApiError::internal(format!("reading the audit verifying key: {e}")))?;
+    let mut ev = caller.event("posture.read", "ok");
+    ev.detail = Some("compliance posture read".into());
+    st.audit
+        .record(ev)
+        .await
+        .map_err(|e| ApiError::audit_unavailable(&e))?;
+    Ok(Json(json!({
+        "server_version": env!("CARGO_PKG_VERSION"),
+        "fips": {
+            "active": st.fips,
+            "module": if st.fips { "AWS-LC FIPS (aws-lc-fips-sys)" } else { "AWS-LC (aws-lc-sys, not the validated module)" },
+            "certificate": cfg.fips_certificate,
+        },
+        "tls": {
+            "enabled": !cfg.tls.insecure_http,
+            "versions": ["TLSv1.2", "TLSv1.3"],
+            "cipher_suites": crate::tls::provider().cipher_suites.iter().map(|s| format!("{:?}", s.suite())).collect::<Vec<_>>(),
+            "key_exchange_groups": crate::tls::provider().kx_groups.iter().map(|g| format!("{:?}", g.name())).collect::<Vec<_>>(),
+            "certificate": if cfg.tls.cert_file.is_some() { "configured" } else { "self-signed (development)" },
+            "client_certificates": cfg.tls.client_ca_file.is_some(),
+        },
+        "residency": {
+            "mode": if st.us_only.load(Ordering::SeqCst) { "us_only" } else { "carve_out" },
+        },
+        "backends": cfg.effective_backends(),
+        "key_providers": [{
+            "name": "local",
+            "kind": "local-keystore",
+            "custody": "the owner: key-encryption keys live only in this server's keystore, wrapped under its master key; backends receive ciphertext only",
+            "third_party_access": false,
+        }],
+        "buckets": buckets,
+        "lockbox": {
+            "enabled": true,
+            "approvals_required": cfg.lockbox.approvals_required,
+            "max_grant_hours": cfg.lockbox.max_grant_hours,
+        },
+        "quorum": {
+            "required": cfg.quorum.required,
+            "approvers": cfg.quorum.approvers.len(),
+        },
+        "admins": admins,
+        "audit": { "public_key": audit_key.to_hex() },
+    }))
+    .into_response())
+}
