@@ -105,9 +105,10 @@ pub struct Trail {
 }
 
 /// The rule ids this module reports under (exceptions may name them).
-pub const RULES: [&str; 7] = [
+pub const RULES: [&str; 8] = [
     "vault-fips-inactive",
     "vault-tls-off",
+    "vault-tls-dev-certificate",
     "vault-backend-proscribed",
     "vault-backend-abroad-us-only",
     "vault-admin-not-us-person",
@@ -203,6 +204,18 @@ pub fn findings(
             evidence: "tls.insecure_http is set".into(),
             remediation: "Remove `tls.insecure_http` and configure a certificate (`tls.cert_file`, `tls.key_file`).",
             citations: &["NIST SP 800-171 3.13.8", "CMMC SC.L2-3.13.8"],
+        }));
+    }
+    if p.tls.enabled && p.tls.certificate != "configured" {
+        out.push(finding(Made {
+            rule: "vault-tls-dev-certificate",
+            checklist: "encryption",
+            severity: Severity::Medium,
+            subject: "vault/tls".into(),
+            title: "The vault presents its generated development certificate",
+            evidence: format!("certificate: {}", p.tls.certificate),
+            remediation: "Configure a certificate from the organisation's CA (`tls.cert_file`, `tls.key_file`) so that clients can authenticate the vault without pinning.",
+            citations: &["NIST SP 800-171 3.13.8", "NIST SP 800-171 3.13.15", "CMMC SC.L2-3.13.15"],
         }));
     }
     for b in &p.backends {
