@@ -1,10 +1,12 @@
 //! Compliance posture assessment for an ITAR program.
 //!
-//! This first layer is the inventory (`shared/spec/inventory.md`): its model, the JSON
-//! Schema generated from it (`docs/inventory.schema.json`), and a loader that refuses
-//! an inventory with every problem listed by path. The rules (`rules`, one module
-//! each, with ITAR / NIST SP 800-171 / CMMC citations) turn it into findings; scores
-//! and reports build on them.
+//! The inventory (`shared/spec/inventory.md`) is loaded strictly, every problem listed
+//! by path ([`load`]); the rules (`rules`, one module each, with ITAR / NIST SP 800-171
+//! / CMMC citations) and the vault's own posture (`vault`) become findings; [`assess`]
+//! sets them against the checklist (`data/checklist.toml`: automated items decided by
+//! rules, manual ones by attestations with an expiry), applies exceptions, and scores
+//! (%-met and SPRS-style). `render` and `oscal` turn the report into documents. No I/O:
+//! the CLI reads files and talks to the vault.
 
 pub mod checklist;
 pub mod inventory;

@@ -103,10 +103,9 @@ pub struct Summary {
 }
 
 /// Assesses `inv` on `as_of`.
-pub fn assess(inv: &Inventory, as_of: Date, extra: Extra) -> Result<Report, DataError> {
+pub fn assess(inv: &Inventory, as_of: Date, mut extra: Extra) -> Result<Report, DataError> {
     let list = checklist()?;
     let ctx = Ctx { inv, as_of };
-    let mut extra = extra;
     // Without the regulatory data the location rules cannot see a proscribed country:
     // that is an error, never a pass.
     if let Some(why) = itarvault_policy::data::load_error() {
@@ -134,13 +133,10 @@ pub fn assess(inv: &Inventory, as_of: Date, extra: Extra) -> Result<Report, Data
                 .count();
             let error = extra.errors.iter().find(|(i, _)| *i == item.id);
             let mut attestation = None;
-            let (status, reason) = match item.kind {
+            let (status, reason) = match (item.kind, error) {
                 _ if open > 0 => (Status::Fail, format!("{open} open finding(s)")),
-                _ if error.is_some() => (
-                    Status::Error,
-                    error.map(|(_, why)| why.clone()).unwrap_or_default(),
-                ),
-                Kind::Manual => {
+                (_, Some((_, why))) => (Status::Error, why.clone()),
+                (Kind::Manual, None) => {
                     let a = latest_attestation(inv, &item.id, as_of);
                     let verdict = match &a {
                         Some(a) if !a.expired => (
@@ -159,7 +155,7 @@ pub fn assess(inv: &Inventory, as_of: Date, extra: Extra) -> Result<Report, Data
                     attestation = a;
                     verdict
                 }
-                Kind::Automated => match not_applicable(&item.id, inv) {
+                (Kind::Automated, None) => match not_applicable(&item.id, inv) {
                     Some(why) => (Status::NotApplicable, why.into()),
                     None if excepted > 0 => (
                         Status::Pass,
