@@ -151,7 +151,7 @@ pub fn markdown(r: &Report) -> String {
     }
     let _ = writeln!(o, "\n## Findings\n");
     if r.findings.is_empty() {
-        let _ = writeln!(o, "None.");
+        let _ = writeln!(o, "None.\n");
     }
     for f in &r.findings {
         let _ = writeln!(
@@ -270,7 +270,7 @@ const CSS: &str = r#"
 :root{--fail:#b42318;--pass:#067647;--manual:#b54708;--na:#667085;--err:#6941c6;--ink:#101828;--mute:#475467;--line:#eaecf0}
 *{box-sizing:border-box}body{font:15px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--ink);max-width:1100px;margin:2rem auto;padding:0 1.5rem}
 h1{font-size:1.6rem;margin:0}h2{margin-top:2.2rem;border-bottom:1px solid var(--line);padding-bottom:.3rem}.sub{color:var(--mute)}
-.cards{display:flex;gap:1rem;flex-wrap:wrap;margin:1.5rem 0}.card{border:1px solid var(--line);border-radius:10px;padding:1rem 1.2rem;min-width:160px}
+.cards{display:flex;gap:1rem;flex-wrap:wrap;margin:1.5rem 0}.card{flex:1 1 160px;border:1px solid var(--line);border-radius:10px;padding:1rem 1.2rem}
 .card b{display:block;font-size:2rem}.card span{color:var(--mute);font-size:.85rem}
 table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:.45rem .6rem;border-bottom:1px solid var(--line);vertical-align:top}th{font-size:.8rem;color:var(--mute);text-transform:uppercase}
 .pill{display:inline-block;border-radius:999px;padding:.05rem .6rem;font-size:.75rem;font-weight:600;color:#fff}

@@ -149,7 +149,7 @@ pub fn assess(inv: &Inventory, as_of: Date, mut extra: Extra) -> Result<Report, 
                         ),
                         None => (
                             Status::Manual,
-                            "no inventory fact can prove this: an accountable person attests to it (`attestations` in the inventory)".into(),
+                            "no attestation yet: no inventory fact can prove this, so someone accountable attests that it holds (`attestations` in the inventory)".into(),
                         ),
                     };
                     attestation = a;
