@@ -1321,6 +1321,41 @@ fn a_tampered_blob_or_a_swapped_label_never_releases_data() {
         "{ended:?}"
     );
 
+    // A small object is decrypted whole before its release, so a damaged one is refused
+    // up front: nothing is released, and the record says why.
+    std::fs::write(v.p("note.txt"), vec![b'n'; 4096]).unwrap();
+    v.ok(
+        "alice.tok",
+        US,
+        &["put", "designs/note.txt", "note.txt", "-l", "ITAR:XI"],
+    );
+    let small = walk(&v.p("data/blobs/objects"))
+        .into_iter()
+        .find(|p| std::fs::metadata(p).unwrap().len() < 8192)
+        .unwrap();
+    let mut b = std::fs::read(&small).unwrap();
+    let last = b.len() - 1;
+    b[last] ^= 0x01;
+    std::fs::write(&small, &b).unwrap();
+    let err = v.fails("alice.tok", US, &["get", "designs/note.txt", "note.out"], 2);
+    assert!(err.contains("failed authentication"), "{err}");
+    assert!(!v.p("note.out").exists());
+    let refused = v.audit_json(&["--kind", "object.get", "--outcome", "error"]);
+    assert!(
+        refused.iter().any(|r| r["event"]["object"] == "note.txt"
+            && r["event"]["detail"]
+                .as_str()
+                .unwrap()
+                .contains("failed authentication")),
+        "{refused:?}"
+    );
+    assert!(
+        v.audit_json(&["--kind", "object.get", "--outcome", "allow"])
+            .iter()
+            .all(|r| r["event"]["object"] != "note.txt"),
+        "a refused object was recorded as released"
+    );
+
     // Relabel a stored object behind the server's back: EAR99 would let a foreign
     // person read it, but the envelope still says ITAR:XI.
     v.ok(

@@ -334,7 +334,9 @@ impl Server {
         let dir = cfg.data_dir.clone();
         fsutil::private_dir(&dir).map_err(|e| ServerError::DataDir(dir.clone(), e))?;
         let keystore = Arc::new(open_keystore(&dir)?);
-        let meta: Arc<dyn Metadata> = Arc::new(SqliteMetadata::open(&dir.join("meta.db"))?);
+        let meta: Arc<dyn Metadata> = Arc::new(itarvault_store::Cached::new(SqliteMetadata::open(
+            &dir.join("meta.db"),
+        )?));
         let backends = open_backends(&cfg, meta.as_ref())?;
         let audit = AuditLog::open(
             &AuditPaths::new(&dir.join("audit")),

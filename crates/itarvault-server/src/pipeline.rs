@@ -7,6 +7,7 @@
 use std::io::{self, Read, Write};
 
 use bytes::Bytes;
+use itarvault_format::crypto::TAG_LEN;
 use itarvault_format::stream::{read_full, BodyOpener, BodySealer};
 use itarvault_format::{DataKey, HeaderParams, Label, VerifiedHeader};
 use itarvault_keys::{DecryptError, KeyRef, Keyring, SealError};
@@ -119,13 +120,14 @@ pub fn seal_to_blob(
                         });
                         (tx, handle)
                     });
-                    to_scan
-                        .send(Zeroizing::new(chunk.to_vec()))
-                        .map_err(|_| PipelineError::ScanFailed)?;
                     let sealed = sealer.seal(&chunk).map_err(SealError::from)?;
                     out.write_all(&sealed).map_err(PipelineError::Write)?;
                     envelope_size += sealed.len() as u64;
-                    chunk.clear();
+                    // The scanner takes the sealed chunk's buffer itself (no copy) and
+                    // reads it while the next chunk is sealed.
+                    let full =
+                        std::mem::replace(&mut chunk, Zeroizing::new(Vec::with_capacity(cs)));
+                    to_scan.send(full).map_err(|_| PipelineError::ScanFailed)?;
                 }
             }
         }
@@ -204,44 +206,96 @@ pub fn open_blob(
     Ok(Opened { header, body, keys })
 }
 
+/// Objects up to this size (one default chunk) are decrypted whole on the thread that
+/// opens them, before anything is released: one hop to a blocking thread per read
+/// instead of two plus a channel, which is most of what a small read costs.
+pub const WHOLE_MAX: u64 = itarvault_format::header::DEFAULT_CHUNK_SIZE as u64;
+
+/// A small object's plaintext, zeroed when the HTTP layer has sent it and drops it.
+struct Plain(Zeroizing<Vec<u8>>);
+
+impl AsRef<[u8]> for Plain {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+/// Decrypts an opened envelope chunk by chunk in one zeroizing buffer, handing each
+/// authenticated chunk's plaintext to `emit`.
+///
+/// `size` is the recorded plaintext size: the buffer is cut to it, so a 4 KiB object
+/// does not clear and wipe a whole 64 KiB chunk. A wrong size cannot release anything:
+/// a piece read short is opened as the final chunk, which fails authentication unless
+/// it is one.
+fn open_chunks(
+    opened: &mut Opened,
+    size: u64,
+    mut emit: impl FnMut(&[u8]) -> Result<(), PipelineError>,
+) -> Result<u64, PipelineError> {
+    let mut opener = BodyOpener::new(&opened.header);
+    let slot_len = opener.slot_len();
+    let want = |total: u64| {
+        let left = size.saturating_sub(total).saturating_add(TAG_LEN as u64);
+        left.min(slot_len as u64) as usize
+    };
+    // `want` only shrinks as `total` grows, so the buffer never has to grow (which
+    // would leave an unwiped copy behind).
+    let mut slot = Zeroizing::new(vec![0u8; want(0)]);
+    let mut total = 0u64;
+    loop {
+        let piece = want(total);
+        let n = read_full(&mut opened.body, &mut slot[..piece])
+            .map_err(|e| PipelineError::Open(DecryptError::Io(e)))?;
+        // A short piece is the final chunk (a full-length final chunk does not exist in
+        // the format, so end of input after a full one is truncation).
+        if n < slot_len {
+            let plain = opener
+                .finish(&mut slot[..n])
+                .map_err(|e| PipelineError::Open(e.into()))?;
+            total += plain.len() as u64;
+            emit(plain)?;
+            return Ok(total);
+        }
+        let plain = opener
+            .open(&mut slot[..])
+            .map_err(|e| PipelineError::Open(e.into()))?;
+        total += plain.len() as u64;
+        emit(plain)?;
+    }
+}
+
+/// Decrypts a small opened envelope (see [`WHOLE_MAX`]) into memory. Nothing comes
+/// back unless every chunk authenticated.
+pub fn open_whole(mut opened: Opened, size: u64) -> Result<Bytes, PipelineError> {
+    // Authenticated plaintext is never longer than `size` (see `open_chunks`), so this
+    // buffer never reallocates.
+    let mut plain = Zeroizing::new(Vec::with_capacity(size.min(WHOLE_MAX) as usize));
+    open_chunks(&mut opened, size, |p| {
+        plain.extend_from_slice(p);
+        Ok(())
+    })?;
+    Ok(Bytes::from_owner(Plain(plain)))
+}
+
 /// Decrypts an opened envelope into `tx`, chunk by chunk. Run on a blocking thread. A
 /// chunk is sent only after it authenticated; a damaged or truncated body sends an
 /// error instead, which aborts the HTTP response so the client sees it incomplete.
 pub fn open_to_channel(
     mut opened: Opened,
+    size: u64,
     tx: mpsc::Sender<Result<Bytes, io::Error>>,
 ) -> Result<u64, PipelineError> {
-    let mut opener = BodyOpener::new(&opened.header);
-    let mut slot = zeroize::Zeroizing::new(vec![0u8; opener.slot_len()]);
-    let mut total = 0u64;
-    let fail = |tx: &mpsc::Sender<Result<Bytes, io::Error>>, e: PipelineError| {
-        let _ = tx.blocking_send(Err(io::Error::other(e.to_string())));
-        e
-    };
-    let send = |tx: &mpsc::Sender<Result<Bytes, io::Error>>, plain: &[u8]| {
-        if plain.is_empty() || tx.blocking_send(Ok(Bytes::copy_from_slice(plain))).is_ok() {
-            Ok(())
-        } else {
-            Err(PipelineError::ClientGone)
+    let res = open_chunks(&mut opened, size, |plain| {
+        if plain.is_empty() {
+            return Ok(());
         }
-    };
-    loop {
-        let n = read_full(&mut opened.body, &mut slot)
-            .map_err(|e| fail(&tx, PipelineError::Open(DecryptError::Io(e))))?;
-        if n < slot.len() {
-            // A short piece is the final chunk (a full-length final chunk does not
-            // exist in the format, so end of input after a full one is truncation).
-            let plain = opener
-                .finish(&mut slot[..n])
-                .map_err(|e| fail(&tx, PipelineError::Open(e.into())))?;
-            total += plain.len() as u64;
-            send(&tx, plain)?;
-            return Ok(total);
+        tx.blocking_send(Ok(Bytes::copy_from_slice(plain)))
+            .map_err(|_| PipelineError::ClientGone)
+    });
+    if let Err(e) = &res {
+        if !matches!(e, PipelineError::ClientGone) {
+            let _ = tx.blocking_send(Err(io::Error::other(e.to_string())));
         }
-        let plain = opener
-            .open(&mut slot[..])
-            .map_err(|e| fail(&tx, PipelineError::Open(e.into())))?;
-        total += plain.len() as u64;
-        send(&tx, plain)?;
     }
+    res
 }

@@ -26,11 +26,13 @@
 //! ```
 
 pub mod blob;
+pub mod cache;
 pub mod conformance;
 pub mod meta;
 pub mod sqlite;
 
 pub use blob::{BlobId, BlobStore, BlobWriter, LocalBlobStore};
+pub use cache::Cached;
 pub use meta::{
     AuthorizationRecord, BucketRecord, LockboxRecord, Metadata, ObjectPage, ObjectRecord,
     PrincipalRecord, TokenRecord,

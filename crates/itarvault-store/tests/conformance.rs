@@ -10,13 +10,21 @@
 use std::io::Write;
 
 use itarvault_store::{
-    conformance, sweep_orphans, BlobStore, LocalBlobStore, Metadata, SqliteMetadata,
+    conformance, sweep_orphans, BlobStore, Cached, LocalBlobStore, Metadata, SqliteMetadata,
 };
 
 #[test]
 fn sqlite_metadata_conforms() {
     let dir = tempfile::tempdir().unwrap();
     let m = SqliteMetadata::open(&dir.path().join("meta.db")).unwrap();
+    conformance::metadata(&m).unwrap();
+}
+
+/// The registry cache gives the answers the database gives, through every write.
+#[test]
+fn cached_sqlite_metadata_conforms() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = Cached::new(SqliteMetadata::open(&dir.path().join("meta.db")).unwrap());
     conformance::metadata(&m).unwrap();
 }
 

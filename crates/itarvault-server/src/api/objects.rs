@@ -414,18 +414,28 @@ pub async fn get(
         .await);
     };
     let blob = BlobId::parse(&o.blob)?;
-    // Unwrapping the data key is the key use; it happens before the release record.
+    // Unwrapping the data key is the key use; it happens before the release record. A
+    // small object is decrypted whole in the same step, so a damaged one is refused
+    // before anything is released.
+    let (size, whole) = (o.size, o.size <= pipeline::WHOLE_MAX);
     let opened = {
         let st2 = st.clone();
         let store = backend.store.clone();
         let recorded = o.label.clone();
         tokio::task::spawn_blocking(move || {
-            pipeline::open_blob(&st2.keyring, store.as_ref(), &blob, &recorded)
+            let op = pipeline::open_blob(&st2.keyring, store.as_ref(), &blob, &recorded)?;
+            let keys = op.keys.clone();
+            let release = if whole {
+                Release::Whole(pipeline::open_whole(op, size)?)
+            } else {
+                Release::Stream(Box::new(op))
+            };
+            Ok::<_, PipelineError>((keys, release))
         })
         .await
     };
-    let opened = match opened {
-        Ok(Ok(op)) => op,
+    let (keys, release) = match opened {
+        Ok(Ok(r)) => r,
         Ok(Err(e)) => {
             return Err(fail(
                 &st,
@@ -444,15 +454,22 @@ pub async fn get(
         }
     };
     ev.outcome = "allow".into();
-    ev.key = Some(format!("unwrap {}", opened.keys));
+    ev.key = Some(format!("unwrap {keys}"));
     ev.detail = Some(format!("{} bytes released", o.size));
     // The release is durable in the audit trail before the first byte leaves.
     audited(&st, vec![ev.clone()], ()).await?;
+    let opened = match release {
+        Release::Whole(plain) => {
+            bump(&st.metrics.bytes_out, plain.len() as u64);
+            return Ok((object_headers(&o), Body::from(plain)).into_response());
+        }
+        Release::Stream(op) => *op,
+    };
     let (tx, rx) = mpsc::channel::<Result<bytes::Bytes, io::Error>>(8);
     let audit = st.audit.clone();
     let rt = tokio::runtime::Handle::current();
     tokio::task::spawn_blocking(move || {
-        if let Err(e) = pipeline::open_to_channel(opened, tx) {
+        if let Err(e) = pipeline::open_to_channel(opened, size, tx) {
             // A body that fails verification, or a client that leaves, ends the release
             // early: that is recorded too.
             tracing::warn!(error = %e, "download ended early");
@@ -479,6 +496,13 @@ pub async fn get(
         }
     });
     Ok((object_headers(&o), Body::from_stream(body)).into_response())
+}
+
+/// What an allowed read hands the client: a small object already decrypted, or a larger
+/// one to stream.
+enum Release {
+    Whole(bytes::Bytes),
+    Stream(Box<pipeline::Opened>),
 }
 
 pub async fn head(

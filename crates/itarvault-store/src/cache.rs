@@ -1,0 +1,275 @@
+//! A read cache in front of the registry lookups that every request makes.
+//!
+//! Authenticating a request and deciding on it read a token, a principal, that
+//! principal's authorizations and a bucket: four database transactions of a small read's
+//! handful, each paying for its own lock. They change only through an admin call, and
+//! every supported writer is this process, so the answers can be kept in memory.
+//!
+//! Coherence: every write through the cache empties it, after the write. A lookup that
+//! raced a write (read the old row, then the write emptied the cache) must not put the
+//! old row back: a generation counter, bumped by every write, tells it not to. So a
+//! revoked token or a disabled principal is refused from the next request on, exactly
+//! as without the cache. Objects and lockbox records are not cached: they change on the
+//! data path, and the lockbox counts uses.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::hash::Hash;
+use std::sync::{Mutex, MutexGuard};
+
+use crate::meta::{
+    AuthorizationRecord, BucketRecord, LockboxRecord, Metadata, ObjectPage, ObjectRecord,
+    PrincipalRecord, TokenRecord,
+};
+use crate::StoreError;
+
+/// Entries per map before it is emptied (a bound, not a working-set size: ids that
+/// look up to nothing are never kept, so only registered names fill it).
+const MAX_ENTRIES: usize = 10_000;
+
+#[derive(Default)]
+struct Maps {
+    generation: u64,
+    tokens: HashMap<String, TokenRecord>,
+    principals: HashMap<String, PrincipalRecord>,
+    authorizations: HashMap<String, Vec<AuthorizationRecord>>,
+    buckets: HashMap<String, BucketRecord>,
+}
+
+/// [`Metadata`] with the registry's hot lookups kept in memory (see the module docs).
+pub struct Cached<M> {
+    inner: M,
+    maps: Mutex<Maps>,
+}
+
+impl<M: fmt::Debug> fmt::Debug for Cached<M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Cached")
+            .field("inner", &self.inner)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<M: Metadata> Cached<M> {
+    pub fn new(inner: M) -> Self {
+        Self {
+            inner,
+            maps: Mutex::new(Maps::default()),
+        }
+    }
+
+    fn maps(&self) -> MutexGuard<'_, Maps> {
+        self.maps
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Runs a write, then empties the cache (whether or not the write succeeded: a
+    /// failed one may still have changed something).
+    fn write<T>(&self, f: impl FnOnce(&M) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        let res = f(&self.inner);
+        let mut m = self.maps();
+        let generation = m.generation.wrapping_add(1);
+        *m = Maps {
+            generation,
+            ..Maps::default()
+        };
+        res
+    }
+
+    /// A cached lookup: the map's entry, or the database's answer, kept if it exists and
+    /// no write came in between.
+    fn read<K, V>(
+        &self,
+        key: &K,
+        map: impl Fn(&mut Maps) -> &mut HashMap<K, V>,
+        load: impl FnOnce(&M) -> Result<Option<V>, StoreError>,
+    ) -> Result<Option<V>, StoreError>
+    where
+        K: Hash + Eq + Clone,
+        V: Clone,
+    {
+        let generation = {
+            let mut m = self.maps();
+            if let Some(v) = map(&mut m).get(key) {
+                return Ok(Some(v.clone()));
+            }
+            m.generation
+        };
+        let found = load(&self.inner)?;
+        if let Some(v) = &found {
+            let mut m = self.maps();
+            if m.generation == generation {
+                let entries = map(&mut m);
+                if entries.len() >= MAX_ENTRIES {
+                    entries.clear();
+                }
+                entries.insert(key.clone(), v.clone());
+            }
+        }
+        Ok(found)
+    }
+}
+
+impl<M: Metadata> Metadata for Cached<M> {
+    fn add_principal(&self, p: &PrincipalRecord) -> Result<(), StoreError> {
+        self.write(|m| m.add_principal(p))
+    }
+    fn principal(&self, id: &str) -> Result<Option<PrincipalRecord>, StoreError> {
+        self.read(&id.to_owned(), |m| &mut m.principals, |m| m.principal(id))
+    }
+    fn principals(&self) -> Result<Vec<PrincipalRecord>, StoreError> {
+        self.inner.principals()
+    }
+    fn set_disabled(&self, id: &str, disabled: bool) -> Result<(), StoreError> {
+        self.write(|m| m.set_disabled(id, disabled))
+    }
+
+    fn add_authorization(&self, a: &AuthorizationRecord) -> Result<(), StoreError> {
+        self.write(|m| m.add_authorization(a))
+    }
+    fn revoke_authorization(&self, principal: &str, id: &str) -> Result<(), StoreError> {
+        self.write(|m| m.revoke_authorization(principal, id))
+    }
+    fn authorizations(&self, principal: &str) -> Result<Vec<AuthorizationRecord>, StoreError> {
+        let found = self.read(
+            &principal.to_owned(),
+            |m| &mut m.authorizations,
+            |m| m.authorizations(principal).map(Some),
+        )?;
+        Ok(found.unwrap_or_default())
+    }
+
+    fn add_token(&self, t: &TokenRecord) -> Result<(), StoreError> {
+        self.write(|m| m.add_token(t))
+    }
+    fn token(&self, id: &str) -> Result<Option<TokenRecord>, StoreError> {
+        self.read(&id.to_owned(), |m| &mut m.tokens, |m| m.token(id))
+    }
+    fn revoke_token(&self, id: &str) -> Result<(), StoreError> {
+        self.write(|m| m.revoke_token(id))
+    }
+    fn tokens(&self, principal: &str) -> Result<Vec<TokenRecord>, StoreError> {
+        self.inner.tokens(principal)
+    }
+
+    fn add_bucket(&self, b: &BucketRecord) -> Result<(), StoreError> {
+        self.write(|m| m.add_bucket(b))
+    }
+    fn bucket(&self, name: &str) -> Result<Option<BucketRecord>, StoreError> {
+        self.read(&name.to_owned(), |m| &mut m.buckets, |m| m.bucket(name))
+    }
+    fn buckets(&self) -> Result<Vec<BucketRecord>, StoreError> {
+        self.inner.buckets()
+    }
+
+    fn put_object(&self, o: &ObjectRecord) -> Result<Option<ObjectRecord>, StoreError> {
+        self.inner.put_object(o)
+    }
+    fn object(&self, bucket: &str, key: &str) -> Result<Option<ObjectRecord>, StoreError> {
+        self.inner.object(bucket, key)
+    }
+    fn delete_object(&self, bucket: &str, key: &str) -> Result<Option<ObjectRecord>, StoreError> {
+        self.inner.delete_object(bucket, key)
+    }
+    fn list_objects(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<ObjectPage, StoreError> {
+        self.inner.list_objects(bucket, prefix, after, limit)
+    }
+    fn blob_refs(&self, backend: &str) -> Result<Vec<String>, StoreError> {
+        self.inner.blob_refs(backend)
+    }
+
+    fn add_lockbox(&self, r: &LockboxRecord) -> Result<(), StoreError> {
+        self.inner.add_lockbox(r)
+    }
+    fn lockbox(&self, id: &str) -> Result<Option<LockboxRecord>, StoreError> {
+        self.inner.lockbox(id)
+    }
+    fn lockbox_list(
+        &self,
+        kind: &str,
+        subject: Option<&str>,
+    ) -> Result<Vec<LockboxRecord>, StoreError> {
+        self.inner.lockbox_list(kind, subject)
+    }
+    fn update_lockbox(&self, r: &LockboxRecord) -> Result<(), StoreError> {
+        self.inner.update_lockbox(r)
+    }
+
+    fn setting(&self, name: &str) -> Result<Option<String>, StoreError> {
+        self.inner.setting(name)
+    }
+    fn set_setting(&self, name: &str, value: &str) -> Result<(), StoreError> {
+        self.write(|m| m.set_setting(name, value))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "test code: a failure should panic")]
+
+    use super::*;
+    use crate::SqliteMetadata;
+    use time::OffsetDateTime;
+
+    fn token(id: &str) -> TokenRecord {
+        TokenRecord {
+            id: id.into(),
+            principal: "alice".into(),
+            secret_hash: [7; 32],
+            created: OffsetDateTime::UNIX_EPOCH,
+            expires: None,
+            revoked: false,
+        }
+    }
+
+    /// A lookup that read the row before a revocation, and finishes after it, must not
+    /// put the old row back: the next lookup sees the revocation.
+    #[test]
+    fn a_lookup_that_raced_a_revocation_does_not_cache_the_old_row() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = Cached::new(SqliteMetadata::open(&dir.path().join("meta.db")).unwrap());
+        crate::conformance::metadata(&c).unwrap();
+        c.add_token(&token("t2")).unwrap();
+        let stale = c
+            .read(
+                &"t2".to_owned(),
+                |m| &mut m.tokens,
+                |inner| {
+                    let before = inner.token("t2");
+                    c.revoke_token("t2").unwrap();
+                    before
+                },
+            )
+            .unwrap()
+            .unwrap();
+        assert!(!stale.revoked, "the racing lookup itself saw the old row");
+        assert!(c.token("t2").unwrap().unwrap().revoked);
+    }
+
+    #[test]
+    fn writes_empty_the_cache() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = Cached::new(SqliteMetadata::open(&dir.path().join("meta.db")).unwrap());
+        crate::conformance::metadata(&c).unwrap();
+        for disabled in [false, true, false] {
+            c.set_disabled("alice", disabled).unwrap();
+            assert_eq!(c.principal("alice").unwrap().unwrap().disabled, disabled);
+        }
+        c.add_token(&token("t3")).unwrap();
+        assert!(!c.token("t3").unwrap().unwrap().revoked);
+        c.revoke_token("t3").unwrap();
+        assert!(c.token("t3").unwrap().unwrap().revoked);
+        assert!(c.token("nobody").unwrap().is_none());
+        assert!(
+            !c.maps().tokens.contains_key("nobody"),
+            "absent ids are not kept"
+        );
+    }
+}
