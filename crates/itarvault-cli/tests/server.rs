@@ -1356,6 +1356,22 @@ fn a_tampered_blob_or_a_swapped_label_never_releases_data() {
         "a refused object was recorded as released"
     );
 
+    // A recorded size edited behind the server's back cuts the read short of the real
+    // final chunk, which then fails authentication: nothing is released.
+    std::fs::write(v.p("memo.txt"), vec![b'm'; 4096]).unwrap();
+    v.ok(
+        "alice.tok",
+        US,
+        &["put", "designs/memo.txt", "memo.txt", "-l", "ITAR:XI"],
+    );
+    let db = rusqlite::Connection::open(v.p("data/meta.db")).unwrap();
+    db.execute("UPDATE objects SET size = 100 WHERE key = 'memo.txt'", [])
+        .unwrap();
+    drop(db);
+    let err = v.fails("alice.tok", US, &["get", "designs/memo.txt", "memo.out"], 2);
+    assert!(err.contains("failed authentication"), "{err}");
+    assert!(!v.p("memo.out").exists());
+
     // Relabel a stored object behind the server's back: EAR99 would let a foreign
     // person read it, but the envelope still says ITAR:XI.
     v.ok(

@@ -300,8 +300,11 @@ impl Writer {
                 head_stale |= self.commit(&mut group);
             }
             if self.since_checkpoint > 0 && last_checkpoint.elapsed() >= checkpoint_every {
-                // A checkpoint rewrites the head itself.
-                head_stale = !self.checkpoint() && head_stale;
+                if self.checkpoint() {
+                    // A checkpoint rewrites the head itself.
+                    head_stale = false;
+                    last_head = Instant::now();
+                }
                 last_checkpoint = Instant::now();
             }
             if head_stale && (idle || last_head.elapsed() >= HEAD_EVERY) {
