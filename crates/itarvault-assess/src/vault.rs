@@ -8,94 +8,11 @@
 use crate::model::{finding_id, Finding, Severity};
 use itarvault_audit::{Record, VerifyReport};
 use itarvault_policy::data::{data, ymd, Country};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::json;
 use time::Date;
 
-/// What `GET /v1/posture` answers (fields the assessment uses).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Posture {
-    pub server_version: String,
-    pub fips: Fips,
-    pub tls: Tls,
-    pub residency: Residency,
-    pub backends: Vec<Backend>,
-    pub key_providers: Vec<KeyProvider>,
-    pub buckets: Vec<Bucket>,
-    pub lockbox: Lockbox,
-    pub quorum: Quorum,
-    pub admins: Vec<Admin>,
-    pub audit: AuditInfo,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Fips {
-    pub active: bool,
-    pub module: String,
-    pub certificate: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Tls {
-    pub enabled: bool,
-    pub versions: Vec<String>,
-    pub cipher_suites: Vec<String>,
-    pub certificate: String,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Residency {
-    pub mode: String,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Backend {
-    pub name: String,
-    pub kind: String,
-    pub country: String,
-    pub operator: String,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct KeyProvider {
-    pub name: String,
-    pub kind: String,
-    pub custody: String,
-    pub third_party_access: bool,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Bucket {
-    pub name: String,
-    pub backend: String,
-    pub key_provider: String,
-    pub owners: Vec<String>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Lockbox {
-    pub enabled: bool,
-    pub approvals_required: u32,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Quorum {
-    pub required: u32,
-    pub approvers: usize,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Admin {
-    pub id: String,
-    pub roles: Vec<String>,
-    pub person_status: String,
-    pub citizenships: Vec<String>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct AuditInfo {
-    pub public_key: String,
-}
+pub use itarvault_api::{Posture, ServerCertificate};
 
 /// The audit trail as the CLI read it: its verification and its records.
 #[derive(Debug, Clone)]
@@ -114,13 +31,6 @@ pub const RULES: [&str; 8] = [
     "vault-admin-not-us-person",
     "vault-audit-not-intact",
     "vault-write-from-proscribed",
-];
-
-const US_PERSON: [&str; 4] = [
-    "us_citizen",
-    "us_national",
-    "permanent_resident",
-    "protected_individual",
 ];
 
 struct Made<'a> {
@@ -151,11 +61,9 @@ fn finding(m: Made) -> Finding {
     }
 }
 
-/// The 126.1 citation if `code` is proscribed on `day`.
-fn proscribed(code: &str, day: Date) -> Option<String> {
-    let d = data()?;
-    d.proscribed_on(Country::parse(code)?, day)
-        .map(|e| e.cite())
+/// The 126.1 citation if `country` is proscribed on `day`.
+fn proscribed(country: Country, day: Date) -> Option<String> {
+    data()?.proscribed_on(country, day).map(|e| e.cite())
 }
 
 /// Successful writes whose source country was proscribed on the day they happened.
@@ -166,7 +74,7 @@ pub fn proscribed_writes(trail: &Trail) -> Vec<&Record> {
         .filter(|r| r.event.kind == "object.put" && r.event.outcome == "ok")
         .filter(|r| {
             let day = r.time.get(..10).and_then(itarvault_policy::data::parse_ymd);
-            match (r.event.country.as_deref(), day) {
+            match (r.event.country.as_deref().and_then(Country::parse), day) {
                 (Some(c), Some(day)) => proscribed(c, day).is_some(),
                 _ => false,
             }
@@ -206,20 +114,20 @@ pub fn findings(
             citations: &["NIST SP 800-171 3.13.8", "CMMC SC.L2-3.13.8"],
         }));
     }
-    if p.tls.enabled && p.tls.certificate != "configured" {
+    if p.tls.enabled && p.tls.certificate != ServerCertificate::Configured {
         out.push(finding(Made {
             rule: "vault-tls-dev-certificate",
             checklist: "encryption",
             severity: Severity::Medium,
             subject: "vault/tls".into(),
             title: "The vault presents its generated development certificate",
-            evidence: format!("certificate: {}", p.tls.certificate),
+            evidence: "the server reports its self-signed development certificate".into(),
             remediation: "Configure a certificate from the organisation's CA (`tls.cert_file`, `tls.key_file`) so that clients can authenticate the vault without pinning.",
             citations: &["NIST SP 800-171 3.13.8", "NIST SP 800-171 3.13.15", "CMMC SC.L2-3.13.15"],
         }));
     }
     for b in &p.backends {
-        if let Some(cite) = proscribed(&b.country, as_of) {
+        if let Some(cite) = proscribed(b.country, as_of) {
             out.push(finding(Made {
                 rule: "vault-backend-proscribed",
                 checklist: "storage-locations",
@@ -230,7 +138,7 @@ pub fn findings(
                 remediation: "Remove the backend and move its objects to a backend in the US; ciphertext may not be stored in a 126.1 country.",
                 citations: &["22 CFR 120.54(a)(5)(iv)", "22 CFR 126.1", "NIST SP 800-171 3.1.3", "CMMC AC.L2-3.1.3"],
             }));
-        } else if p.residency.mode == "us_only" && b.country != "US" {
+        } else if p.residency.mode.refuses(b.country).is_some() {
             out.push(finding(Made {
                 rule: "vault-backend-abroad-us-only",
                 checklist: "storage-locations",
@@ -244,7 +152,7 @@ pub fn findings(
         }
     }
     for a in &p.admins {
-        if !US_PERSON.contains(&a.person_status.as_str()) {
+        if !a.person_status.is_us_person() {
             out.push(finding(Made {
                 rule: "vault-admin-not-us-person",
                 checklist: "staff-us-persons",
@@ -254,9 +162,9 @@ pub fn findings(
                 evidence: format!(
                     "`{}` ({}) has person_status {} (citizenships {})",
                     a.id,
-                    a.roles.join(", "),
-                    a.person_status,
-                    a.citizenships.join(", ")
+                    a.roles.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "),
+                    a.person_status.as_str(),
+                    a.citizenships.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
                 ),
                 remediation: "Give administration only to screened US persons, or record the authorization that covers this person; the lockbox keeps content from administrators, but not the metadata and labels they see.",
                 citations: &["22 CFR 120.56(a)(2)", "NIST SP 800-171 3.1.5", "CMMC AC.L2-3.1.5"],
@@ -356,8 +264,9 @@ pub fn evidence(p: &Posture, trail: Result<&Trail, String>, as_of: Date) -> Vec<
     for b in &p.buckets {
         let backend = p.backends.iter().find(|x| x.name == b.backend);
         let (country, operator) = backend
-            .map(|x| (x.country.clone(), x.operator.clone()))
+            .map(|x| (x.country.to_string(), x.operator.clone()))
             .unwrap_or_else(|| ("unknown".into(), "unknown".into()));
+        let proscribed_here = backend.and_then(|x| proscribed(x.country, as_of));
         let provider = p.key_providers.iter().find(|k| k.name == b.key_provider);
         let bucket_writes: Vec<String> = match &writes {
             Ok(w) => w
@@ -378,7 +287,7 @@ pub fn evidence(p: &Posture, trail: Result<&Trail, String>, as_of: Date) -> Vec<
                 cite: "22 CFR 120.54(a)(5)(i)",
                 condition: "the data is unclassified",
                 holds: true,
-                proof: "every upload is scanned as it streams in and a classification banner is always refused (HTTP 422 content-classified); labels admit only ITAR, EAR and CUI markings (shared/spec/labels.md)".into(),
+                proof: "every upload is scanned as it streams in and a classification banner is always refused (HTTP 422 content-classified); labels admit only ITAR, EAR and CUI markings (docs/labels.md)".into(),
             },
             Condition {
                 cite: "22 CFR 120.54(a)(5)(ii), 120.54(b)",
@@ -403,8 +312,8 @@ pub fn evidence(p: &Posture, trail: Result<&Trail, String>, as_of: Date) -> Vec<
             Condition {
                 cite: "22 CFR 120.54(a)(5)(iv)",
                 condition: "not stored in a country proscribed in 22 CFR 126.1",
-                holds: backend.is_some() && proscribed(&country, as_of).is_none(),
-                proof: match proscribed(&country, as_of) {
+                holds: backend.is_some() && proscribed_here.is_none(),
+                proof: match &proscribed_here {
                     Some(c) => format!("backend `{}` is in {country}, proscribed on {day} ({c})", b.backend),
                     None => format!("backend `{}` is in {country}, operated by {operator}: not proscribed on {day}", b.backend),
                 },

@@ -19,12 +19,12 @@ fn sound() -> Posture {
     serde_json::from_value(json!({
         "server_version": "0.1.0",
         "fips": { "active": true, "module": "AWS-LC FIPS", "certificate": "4816" },
-        "tls": { "enabled": true, "versions": ["TLSv1.2", "TLSv1.3"], "cipher_suites": [], "certificate": "configured" },
+        "tls": { "enabled": true, "versions": ["TLSv1.2", "TLSv1.3"], "cipher_suites": [], "key_exchange_groups": [], "certificate": "configured", "client_certificates": false },
         "residency": { "mode": "us_only" },
         "backends": [{ "name": "local", "kind": "local", "country": "US", "operator": "self" }],
         "key_providers": [{ "name": "local", "kind": "local-keystore", "custody": "the owner", "third_party_access": false }],
-        "buckets": [{ "name": "designs", "backend": "local", "key_provider": "local", "owners": ["alice"] }],
-        "lockbox": { "enabled": true, "approvals_required": 1 },
+        "buckets": [{ "name": "designs", "backend": "local", "key_id": "bucket/designs", "key_provider": "local", "owners": ["alice"] }],
+        "lockbox": { "enabled": true, "approvals_required": 1, "max_grant_hours": 8 },
         "quorum": { "required": 2, "approvers": 3 },
         "admins": [{ "id": "root", "roles": ["admin"], "person_status": "us_citizen", "citizenships": ["US"] }],
         "audit": { "public_key": "04" }
@@ -77,7 +77,7 @@ fn a_sound_vault_has_no_findings_and_its_evidence_holds() {
 fn every_vault_rule_fires_on_the_posture_it_describes() {
     let mut p = sound();
     p.fips.active = false;
-    p.tls.certificate = "self-signed (development)".into();
+    p.tls.certificate = itarvault_assess::vault::ServerCertificate::SelfSignedDevelopment;
     p.backends.push(
         serde_json::from_value(
             json!({ "name": "tehran", "kind": "s3", "country": "IR", "operator": "x" }),
@@ -121,7 +121,7 @@ fn every_vault_rule_fires_on_the_posture_it_describes() {
     assert_eq!(by("vault-write-from-proscribed").subject, "vault/audit/7");
     // Under the carve-out a German backend is allowed (its evidence must hold).
     let mut carve = p.clone();
-    carve.residency.mode = "carve_out".into();
+    carve.residency.mode = itarvault_policy::ResidencyMode::CarveOut;
     let (f3, _) = findings(&carve, Ok(&trail), day("2026-11-01"));
     assert!(!f3.iter().any(|f| f.rule == "vault-backend-abroad-us-only"));
 }
@@ -155,8 +155,8 @@ fn an_unreadable_trail_is_an_error_and_the_evidence_says_so() {
 fn a_backend_becomes_proscribed_on_the_date_its_country_is_listed() {
     // Russia entered 22 CFR 126.1 on 2021-03-18.
     let mut p = sound();
-    p.residency.mode = "carve_out".into();
-    p.backends[0].country = "RU".into();
+    p.residency.mode = itarvault_policy::ResidencyMode::CarveOut;
+    p.backends[0].country = itarvault_policy::data::Country::parse("RU").unwrap();
     let trail = Trail {
         report: intact(),
         records: vec![],

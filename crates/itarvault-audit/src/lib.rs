@@ -32,7 +32,7 @@ mod verify;
 
 pub use record::{Chain, Event, Head, Reason, Record, GENESIS, RECORD_VERSION};
 pub use sign::{PublicKey, SignError, Signer};
-pub use verify::{parse_line, verify, Problem, VerifyReport, MAX_LINE};
+pub use verify::{parse_line, verify, LineError, Problem, VerifyReport, MAX_LINE};
 
 /// SHA-256 of a record's line (without its newline), as lowercase hex.
 pub fn line_hash(line: &[u8]) -> String {

@@ -52,16 +52,27 @@ impl VerifyReport {
     }
 }
 
+/// Why a line is not a record this writer wrote.
+#[derive(Debug, thiserror::Error)]
+pub enum LineError {
+    #[error("not a record: {0}")]
+    NotRecord(serde_json::Error),
+    #[error("record version {0} is not supported")]
+    Version(u32),
+    #[error("not in canonical form (the line was re-encoded or edited)")]
+    NotCanonical,
+}
+
 /// Parses one line (without newline) into a record. The line must be exactly the
 /// canonical encoding of the record it holds: anything else was not written by us.
-pub fn parse_line(line: &[u8]) -> Result<Record, String> {
-    let rec: Record = serde_json::from_slice(line).map_err(|e| format!("not a record: {e}"))?;
+pub fn parse_line(line: &[u8]) -> Result<Record, LineError> {
+    let rec: Record = serde_json::from_slice(line).map_err(LineError::NotRecord)?;
     if rec.v != RECORD_VERSION {
-        return Err(format!("record version {} is not supported", rec.v));
+        return Err(LineError::Version(rec.v));
     }
-    let canonical = serde_json::to_vec(&rec).map_err(|e| e.to_string())?;
+    let canonical = serde_json::to_vec(&rec).map_err(LineError::NotRecord)?;
     if canonical != line {
-        return Err("not in canonical form (the line was re-encoded or edited)".into());
+        return Err(LineError::NotCanonical);
     }
     Ok(rec)
 }

@@ -14,6 +14,7 @@ use serde_json::{json, Value};
 use zeroize::Zeroizing;
 
 use crate::files::{open_input, progress_bar, Sink};
+use crate::output::{pretty, print};
 use crate::OutputArgs;
 
 /// Where the server is and how to reach it.
@@ -212,7 +213,20 @@ pub struct ApiFailure {
 impl ApiFailure {
     fn from_response(resp: Response) -> Self {
         let status = resp.status();
-        Self::from_text(status, &resp.text().unwrap_or_default())
+        let code = resp
+            .headers()
+            .get(itarvault_server::error::ERROR_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let mut failure = Self::from_text(status, &resp.text().unwrap_or_default());
+        // A HEAD answer has no body, only the code.
+        if let (Some(code), None) = (code, failure.body["error"].as_str()) {
+            failure.body = json!({
+                "error": code,
+                "message": "(an answer to HEAD carries no details; `itarvault get` on the same object shows the reasons)",
+            });
+        }
+        failure
     }
 
     fn from_text(status: StatusCode, text: &str) -> Self {
@@ -280,8 +294,8 @@ pub fn exit_code(e: &anyhow::Error) -> Option<ExitCode> {
 fn split_target(t: &str) -> anyhow::Result<(&str, &str)> {
     match t.split_once('/') {
         Some((b, k)) if !b.is_empty() && !k.is_empty() => {
-            itarvault_server::api::check_key(k, usize::MAX)
-                .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+            itarvault_server::vault::gate::check_key(k, usize::MAX)
+                .map_err(|e| anyhow::anyhow!("{}", e.message()))?;
             Ok((b, k))
         }
         _ => {
@@ -302,16 +316,16 @@ fn object_path(bucket: &str, key: &str) -> String {
     )
 }
 
-pub(crate) fn print(out: OutputArgs, v: &Value, human: impl FnOnce(&Value) -> String) {
-    if out.json {
-        println!("{v}");
-    } else {
-        println!("{}", human(v));
+/// [`object_path`] naming one version, or the current one.
+fn version_path(bucket: &str, key: &str, version: Option<&str>) -> String {
+    match version {
+        Some(v) => format!(
+            "{}?version={}",
+            object_path(bucket, key),
+            urlencoding::encode(v)
+        ),
+        None => object_path(bucket, key),
     }
-}
-
-pub(crate) fn pretty(v: &Value) -> String {
-    serde_json::to_string_pretty(v).unwrap_or_default()
 }
 
 /// `put`: stream a file (or stdin) to the server with its label.
@@ -369,9 +383,10 @@ pub fn put(
     pb.finish_and_clear();
     print(out, &v, |v| {
         format!(
-            "stored {target} ({} bytes, label {})",
+            "stored {target} ({} bytes, label {}, version {})",
             v["size"],
-            v["label"].as_str().unwrap_or("?")
+            v["label"].as_str().unwrap_or("?"),
+            v["version"].as_str().unwrap_or("?")
         )
     });
     Ok(())
@@ -392,14 +407,17 @@ pub fn get(
     c: &ClientArgs,
     out: OutputArgs,
     target: &str,
+    version: Option<&str>,
     dest: &Path,
     force: bool,
 ) -> anyhow::Result<()> {
     let (bucket, key) = split_target(target)?;
     let conn = Conn::new(c)?;
-    let mut r = conn
-        .stream
-        .get(format!("{}{}", conn.base, object_path(bucket, key)));
+    let mut r = conn.stream.get(format!(
+        "{}{}",
+        conn.base,
+        version_path(bucket, key, version)
+    ));
     if let Some(t) = &conn.token {
         r = r.bearer_auth(t.as_str());
     }
@@ -445,10 +463,15 @@ pub fn get(
 }
 
 /// `stat`: an object's label and size without its content.
-pub fn stat(c: &ClientArgs, out: OutputArgs, target: &str) -> anyhow::Result<()> {
+pub fn stat(
+    c: &ClientArgs,
+    out: OutputArgs,
+    target: &str,
+    version: Option<&str>,
+) -> anyhow::Result<()> {
     let (bucket, key) = split_target(target)?;
     let conn = Conn::new(c)?;
-    let resp = conn.send(conn.req(reqwest::Method::HEAD, &object_path(bucket, key)))?;
+    let resp = conn.send(conn.req(reqwest::Method::HEAD, &version_path(bucket, key, version)))?;
     let h = |n: &str| {
         resp.headers()
             .get(n)
@@ -456,30 +479,54 @@ pub fn stat(c: &ClientArgs, out: OutputArgs, target: &str) -> anyhow::Result<()>
             .unwrap_or("")
             .to_owned()
     };
-    let v = json!({"object": target, "label": h(itarvault_server::api::LABEL_HEADER), "size": h("content-length").parse::<u64>().ok()});
+    let v = json!({
+        "object": target,
+        "label": h(itarvault_server::api::LABEL_HEADER),
+        "size": h("content-length").parse::<u64>().ok(),
+        "version": h(itarvault_server::api::VERSION_HEADER),
+    });
     print(out, &v, |v| {
         format!(
-            "{target}\n  label: {}\n  size:  {}",
+            "{target}\n  label:   {}\n  size:    {}\n  version: {}",
             v["label"].as_str().unwrap_or("?"),
-            v["size"]
+            v["size"],
+            v["version"].as_str().unwrap_or("?")
         )
     });
     Ok(())
 }
 
-pub fn rm(c: &ClientArgs, out: OutputArgs, target: &str) -> anyhow::Result<()> {
+pub fn rm(
+    c: &ClientArgs,
+    out: OutputArgs,
+    target: &str,
+    version: Option<&str>,
+) -> anyhow::Result<()> {
     let (bucket, key) = split_target(target)?;
-    Conn::new(c)?.json(reqwest::Method::DELETE, &object_path(bucket, key), None)?;
-    print(out, &json!({"deleted": target}), |_| {
-        format!("deleted {target}")
-    });
+    let conn = Conn::new(c)?;
+    let resp = conn.send(conn.req(reqwest::Method::DELETE, &version_path(bucket, key, version)))?;
+    let gone = resp
+        .headers()
+        .get(itarvault_server::api::VERSION_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    print(
+        out,
+        &json!({"deleted": target, "version": gone}),
+        |_| match version {
+            Some(v) => format!("deleted version {v} of {target} for good"),
+            None => format!("deleted {target} (delete marker {gone}; older versions are kept)"),
+        },
+    );
     Ok(())
 }
 
-/// `ls BUCKET[/PREFIX]`: every page, in key order.
-pub fn ls(c: &ClientArgs, out: OutputArgs, target: &str) -> anyhow::Result<()> {
+/// `ls BUCKET[/PREFIX]`: every page, in key order (with `versions`, every version).
+pub fn ls(c: &ClientArgs, out: OutputArgs, target: &str, versions: bool) -> anyhow::Result<()> {
     let (bucket, prefix) = target.split_once('/').unwrap_or((target, ""));
     let conn = Conn::new(c)?;
+    let field = if versions { "versions" } else { "objects" };
     let mut after: Option<String> = None;
     let mut all = Vec::new();
     loop {
@@ -488,11 +535,14 @@ pub fn ls(c: &ClientArgs, out: OutputArgs, target: &str) -> anyhow::Result<()> {
             urlencoding::encode(bucket),
             urlencoding::encode(prefix)
         );
+        if versions {
+            q.push_str("&versions=true");
+        }
         if let Some(a) = &after {
             q.push_str(&format!("&after={}", urlencoding::encode(a)));
         }
         let page = conn.json(reqwest::Method::GET, &q, None)?;
-        all.extend(page["objects"].as_array().cloned().unwrap_or_default());
+        all.extend(page[field].as_array().cloned().unwrap_or_default());
         match page["next"].as_str() {
             Some(n) => after = Some(n.to_owned()),
             None => break,
@@ -500,14 +550,28 @@ pub fn ls(c: &ClientArgs, out: OutputArgs, target: &str) -> anyhow::Result<()> {
     }
     if out.json {
         println!("{}", Value::Array(all));
-    } else {
-        for o in &all {
+        return Ok(());
+    }
+    for o in &all {
+        let s = |k: &str| o[k].as_str().unwrap_or("?").to_owned();
+        if o["kind"] == "delete_marker" {
             println!(
-                "{:>12}  {:<24}  {}",
-                o["size"],
-                o["label"].as_str().unwrap_or("?"),
-                o["key"].as_str().unwrap_or("?")
+                "{:>12}  {:<24}  {}  {}",
+                "-",
+                "(deleted)",
+                s("version"),
+                s("key")
             );
+        } else if versions {
+            println!(
+                "{:>12}  {:<24}  {}  {}",
+                o["size"],
+                s("label"),
+                s("version"),
+                s("key")
+            );
+        } else {
+            println!("{:>12}  {:<24}  {}", o["size"], s("label"), s("key"));
         }
     }
     Ok(())
@@ -576,7 +640,7 @@ pub fn principals(c: &ClientArgs, out: OutputArgs, cmd: PrincipalsCommand) -> an
                 &justified("/v1/principals", justification.as_deref()),
                 Some(b),
             )?;
-            return crate::lockbox::print_item(out, &v);
+            return crate::output::print_item(out, &v);
         }
         PrincipalsCommand::Show { id } => conn.json(
             M::GET,
@@ -646,7 +710,7 @@ pub fn authorizations(
                 &justified(&base(&principal), justification.as_deref()),
                 Some(body),
             )?;
-            return crate::lockbox::print_item(out, &v);
+            return crate::output::print_item(out, &v);
         }
         AuthorizationsCommand::Revoke { principal, id } => conn.json(
             M::DELETE,
@@ -710,6 +774,10 @@ pub enum BucketsCommand {
         /// A principal who approves access requests to the bucket; repeatable.
         #[arg(long = "owner")]
         owners: Vec<String>,
+        /// Old versions of each object to keep (default 10); older ones are removed
+        /// when a new version is written.
+        #[arg(long)]
+        keep_versions: Option<u32>,
     },
     List,
 }
@@ -729,10 +797,14 @@ pub fn buckets(c: &ClientArgs, out: OutputArgs, cmd: BucketsCommand) -> anyhow::
             name,
             backend,
             owners,
+            keep_versions,
         } => {
             let mut b = json!({"name": name, "owners": owners});
             if let Some(be) = backend {
                 b["backend"] = json!(be);
+            }
+            if let Some(n) = keep_versions {
+                b["versions_kept"] = json!(n);
             }
             conn.json(reqwest::Method::POST, "/v1/buckets", Some(b))?
         }

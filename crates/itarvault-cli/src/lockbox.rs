@@ -8,7 +8,8 @@ use clap::Subcommand;
 use reqwest::Method as M;
 use serde_json::{json, Value};
 
-use crate::client::{pretty, print, ClientArgs, Conn};
+use crate::client::{ClientArgs, Conn};
+use crate::output::{print_item, print_list};
 use crate::OutputArgs;
 
 #[derive(Subcommand, Debug)]
@@ -127,66 +128,6 @@ pub enum Proposal {
         #[arg(long)]
         justification: String,
     },
-}
-
-/// Prints a request or proposal: the full JSON, or a summary for people.
-pub fn print_item(out: OutputArgs, v: &Value) -> anyhow::Result<()> {
-    print(out, v, |v| {
-        let id = v["id"].as_str().unwrap_or("");
-        if !(id.starts_with("req_") || id.starts_with("prop_")) {
-            return pretty(v);
-        }
-        let approvals: Vec<&str> = v["approvals"]
-            .as_array()
-            .map(|a| a.iter().filter_map(|x| x["by"].as_str()).collect())
-            .unwrap_or_default();
-        let what = v["effect"]
-            .as_str()
-            .map(str::to_owned)
-            .unwrap_or_else(|| format!("{} on {}", v["actions"], v["scope"]));
-        let mut s = format!(
-            "{id} [{}] by {}: {what}\n  approvals {}/{} ({}) from [{}]",
-            v["state"].as_str().unwrap_or("?"),
-            v["requester"].as_str().unwrap_or("?"),
-            approvals.len(),
-            v["required"],
-            approvals.join(", "),
-            v["approvers"]
-                .as_array()
-                .map(|a| a
-                    .iter()
-                    .filter_map(Value::as_str)
-                    .collect::<Vec<_>>()
-                    .join(", "))
-                .unwrap_or_default()
-        );
-        for (k, label) in [
-            ("not_after", "grant ends"),
-            ("result", "result"),
-            ("justification", "justification"),
-        ] {
-            if let Some(t) = v[k].as_str() {
-                s.push_str(&format!("\n  {label}: {t}"));
-            }
-        }
-        s
-    });
-    Ok(())
-}
-
-fn print_list(out: OutputArgs, v: &Value) -> anyhow::Result<()> {
-    if out.json {
-        println!("{v}");
-        return Ok(());
-    }
-    let items = v.as_array().cloned().unwrap_or_default();
-    if items.is_empty() {
-        println!("nothing");
-    }
-    for it in items {
-        print_item(out, &it)?;
-    }
-    Ok(())
 }
 
 fn with_state(path: &str, state: Option<String>) -> String {

@@ -9,6 +9,7 @@ mod decide;
 mod files;
 mod keys;
 mod lockbox;
+mod output;
 mod scan;
 mod secrets;
 mod serve;
@@ -262,7 +263,7 @@ enum Command {
         target: String,
         /// File to upload, or `-` for stdin.
         file: PathBuf,
-        /// Export-control label (shared/spec/labels.md), e.g. ITAR:XI, EAR:9E003, EAR99.
+        /// Export-control label (docs/labels.md), e.g. ITAR:XI, EAR:9E003, EAR99, PUBLIC.
         #[arg(long, short)]
         label: String,
         #[command(flatten)]
@@ -275,6 +276,9 @@ enum Command {
     Get {
         /// BUCKET/KEY
         target: String,
+        /// Read this version instead of the current one (ids from `ls --versions`).
+        #[arg(long = "version-id", value_name = "ID")]
+        version_id: Option<String>,
         /// Output file, or `-` for stdout.
         #[arg(default_value = "-")]
         output: PathBuf,
@@ -286,27 +290,38 @@ enum Command {
         #[command(flatten)]
         out: OutputArgs,
     },
-    /// List objects: BUCKET or BUCKET/PREFIX.
+    /// List objects you may read: BUCKET or BUCKET/PREFIX.
     Ls {
         target: String,
+        /// List every version (and delete marker), newest first per key.
+        #[arg(long)]
+        versions: bool,
         #[command(flatten)]
         client: client::ClientArgs,
         #[command(flatten)]
         out: OutputArgs,
     },
-    /// Delete an object (its uploader or an admin).
+    /// Delete an object: its current version becomes a delete marker and older
+    /// versions stay (who stored it, a bucket owner, or a delete grant).
     Rm {
         /// BUCKET/KEY
         target: String,
+        /// Delete this one version for good instead.
+        #[arg(long = "version-id", value_name = "ID")]
+        version_id: Option<String>,
         #[command(flatten)]
         client: client::ClientArgs,
         #[command(flatten)]
         out: OutputArgs,
     },
-    /// Show an object's label and size without reading it.
+    /// Show an object's label, size and version without reading it (decided and
+    /// audited like a read).
     Stat {
         /// BUCKET/KEY
         target: String,
+        /// This version instead of the current one.
+        #[arg(long = "version-id", value_name = "ID")]
+        version_id: Option<String>,
         #[command(flatten)]
         client: client::ClientArgs,
         #[command(flatten)]
@@ -409,26 +424,37 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => done(client::put(&client, out, &target, &file, &label)),
         Command::Get {
             target,
+            version_id,
             output,
             force,
             client,
             out,
-        } => done(client::get(&client, out, &target, &output, force)),
+        } => done(client::get(
+            &client,
+            out,
+            &target,
+            version_id.as_deref(),
+            &output,
+            force,
+        )),
         Command::Ls {
             target,
+            versions,
             client,
             out,
-        } => done(client::ls(&client, out, &target)),
+        } => done(client::ls(&client, out, &target, versions)),
         Command::Rm {
             target,
+            version_id,
             client,
             out,
-        } => done(client::rm(&client, out, &target)),
+        } => done(client::rm(&client, out, &target, version_id.as_deref())),
         Command::Stat {
             target,
+            version_id,
             client,
             out,
-        } => done(client::stat(&client, out, &target)),
+        } => done(client::stat(&client, out, &target, version_id.as_deref())),
         Command::Whoami { client, out } => done(client::whoami(&client, out)),
         Command::Audit { args, out, command } => Ok(if serve::audit(&args, out, command)? {
             ExitCode::SUCCESS

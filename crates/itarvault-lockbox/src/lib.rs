@@ -8,37 +8,36 @@
 //!   investigating an incident, a provider's support engineer) asks for actions on a
 //!   scope for a bounded time; the scope's owners approve or deny; an approval is a
 //!   time-boxed grant that expires by itself and can be revoked early. Modelled on
-//!   Azure Customer Lockbox and Google Access Approval (`shared/reference/key-management.md`
-//!   section 4): terminal states are final, the requester never approves, approvers are
+//!   Azure Customer Lockbox and Google Access Approval: terminal states are final, the requester never approves, approvers are
 //!   fixed when the request is filed.
-//! - [`Proposal`]: a dangerous [`Operation`] (destroying a key, changing residency,
+//! - [`Proposal`]: a dangerous operation (destroying a key, changing residency,
 //!   widening a license, ...) that runs only once M distinct approvers other than the
 //!   proposer agree within the window (the two-person rule of KMS and Vault control
-//!   groups).
+//!   groups). The server defines the operations ([`QuorumOperation`]).
 //!
 //! A grant never replaces the export decision: the server runs the decision on every
 //! use, so an approved request cannot let a foreign person read ITAR data
 //! (22 CFR 120.50, 120.56).
 //!
 //! ```
-//! use itarvault_lockbox::{AccessRequest, Action, Limits, NewAccess, Scope, State};
+//! use itarvault_lockbox::{AccessRequest, ContentAction, Limits, NewAccess, Scope, State};
 //! use time::{Duration, OffsetDateTime};
 //!
 //! let now = OffsetDateTime::now_utc();
 //! let ask = NewAccess {
 //!     scope: Scope::Bucket { bucket: "designs".into() },
-//!     actions: vec![Action::Read],
+//!     actions: vec![ContentAction::Read],
 //!     justification: "incident 42: corrupted upload".into(),
 //!     duration: Duration::hours(2),
 //! };
 //! let mut r = AccessRequest::file("req_1", "sam", ask, &["olive".into()], 1, now, &Limits::default())?;
-//! assert!(!r.permits("sam", "designs", "a.step", Action::Read, now));
+//! assert!(!r.permits("sam", "designs", "a.step", ContentAction::Read, now));
 //! assert!(r.approve("sam", now).is_err()); // never one's own
 //! r.approve("olive", now)?;
 //! assert_eq!(r.state, State::Approved);
-//! assert!(r.permits("sam", "designs", "a.step", Action::Read, now));
-//! assert!(!r.permits("sam", "designs", "a.step", Action::Write, now));
-//! assert!(!r.permits("sam", "designs", "a.step", Action::Read, now + Duration::hours(3)));
+//! assert!(r.permits("sam", "designs", "a.step", ContentAction::Read, now));
+//! assert!(!r.permits("sam", "designs", "a.step", ContentAction::Write, now));
+//! assert!(!r.permits("sam", "designs", "a.step", ContentAction::Read, now + Duration::hours(3)));
 //! # Ok::<(), itarvault_lockbox::LockboxError>(())
 //! ```
 
@@ -47,16 +46,69 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
 
+/// What a principal does besides using content. None of these roles carries standing
+/// access to object content: they reach it only through an approved access request
+/// ([`has_standing_access`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Runs the service: registers principals and buckets, proposes quorum changes.
+    Admin,
+    /// Reads the audit trail and the posture.
+    Auditor,
+    /// Supports the service (often a provider's engineer).
+    Operator,
+}
+
+impl Role {
+    pub const ALL: [Role; 3] = [Role::Admin, Role::Auditor, Role::Operator];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Admin => "admin",
+            Self::Auditor => "auditor",
+            Self::Operator => "operator",
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A role name that is not one of [`Role::ALL`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("role `{0}` does not exist; roles: admin, auditor, operator")]
+pub struct UnknownRole(pub String);
+
+impl std::str::FromStr for Role {
+    type Err = UnknownRole;
+    fn from_str(s: &str) -> Result<Self, UnknownRole> {
+        Self::ALL
+            .into_iter()
+            .find(|r| r.as_str() == s)
+            .ok_or_else(|| UnknownRole(s.to_owned()))
+    }
+}
+
+/// Whether a principal with `roles` may touch content without a grant (the export
+/// decision still applies to everyone): only principals with none of the roles.
+pub fn has_standing_access(roles: &[Role]) -> bool {
+    roles.is_empty()
+}
+
 /// What a grant lets its holder do to object content.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Action {
+pub enum ContentAction {
     Read,
     Write,
     Delete,
 }
 
-impl fmt::Display for Action {
+impl fmt::Display for ContentAction {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Self::Read => "read",
@@ -297,7 +349,7 @@ impl Ballot {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewAccess {
     pub scope: Scope,
-    pub actions: Vec<Action>,
+    pub actions: Vec<ContentAction>,
     pub justification: String,
     pub duration: Duration,
 }
@@ -342,7 +394,7 @@ fn not_pending(id: &str, state: State) -> LockboxError {
 pub struct AccessRequest {
     pub id: String,
     pub scope: Scope,
-    pub actions: Vec<Action>,
+    pub actions: Vec<ContentAction>,
     pub justification: String,
     /// Length of the grant an approval gives, in seconds.
     pub duration_secs: i64,
@@ -484,15 +536,20 @@ impl AccessRequest {
         principal: &str,
         bucket: &str,
         key: &str,
-        action: Action,
+        action: ContentAction,
         now: OffsetDateTime,
     ) -> bool {
+        self.permits_at(principal, now)
+            && self.actions.contains(&action)
+            && self.scope.covers(bucket, key)
+    }
+
+    /// Whether this is a live grant of `principal`'s at `now`, whatever it covers.
+    pub fn permits_at(&self, principal: &str, now: OffsetDateTime) -> bool {
         matches!(self.state, State::Approved | State::Used)
             && self.ballot.requester == principal
             && self.not_before.is_some_and(|t| now >= t)
             && self.not_after.is_some_and(|t| now < t)
-            && self.actions.contains(&action)
-            && self.scope.covers(bucket, key)
     }
 
     /// Counts a use of the grant (the caller checked [`Self::permits`]).
@@ -504,65 +561,23 @@ impl AccessRequest {
     }
 }
 
-/// A dangerous change, held until a quorum agrees. The server validates and runs it;
-/// here it is data that approvers read.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
-pub enum Operation {
-    /// Stops all use of a key-encryption key (data under it becomes unreadable).
-    KeyDisable { key: String },
-    /// Schedules a key's destruction after a waiting period (crypto-shredding).
-    KeyDestroy { key: String, days: i64 },
-    /// Changes where controlled data may be stored (`us_only` or `carve_out`).
-    ResidencySet { mode: String },
-    /// Approves a storage backend (its `[[backends]]` entry, as JSON).
-    BackendAdd { backend: serde_json::Value },
-    /// Adds a license, agreement or exemption to a principal (widens what they may read).
-    AuthorizationAdd {
-        principal: String,
-        authorization: serde_json::Value,
-    },
-    /// Approves a new set of Cedar organisation policies (their full text).
-    PoliciesSet { text: String },
-    /// Registers a principal: always for one holding the `admin` role, for everyone
-    /// when the organisation says so (`quorum.principals`).
-    PrincipalAdd { principal: serde_json::Value },
+/// A dangerous change, held until a quorum agrees. The server defines its operations
+/// (typed, with its own validation and execution); the lockbox only needs to show
+/// approvers what they agree to.
+pub trait QuorumOperation {
+    /// The exact effect, in words, for approvers.
+    fn effect(&self) -> String;
+    /// A short stable name (`key_destroy`, `residency_set`, ...).
+    fn name(&self) -> &'static str;
 }
 
-impl Operation {
-    /// The exact effect, in words, for approvers.
-    pub fn effect(&self) -> String {
-        match self {
-            Self::KeyDisable { key } => format!(
-                "disable key `{key}`: every object wrapped under it becomes unreadable until the key is enabled again"
-            ),
-            Self::KeyDestroy { key, days } => format!(
-                "schedule key `{key}` for destruction in {days} days: afterwards every object wrapped only under it is unrecoverable"
-            ),
-            Self::ResidencySet { mode } => format!("set the organisation's residency mode to `{mode}`"),
-            Self::BackendAdd { backend } => format!("approve storage backend {backend}"),
-            Self::AuthorizationAdd { principal, authorization } => {
-                format!("give `{principal}` the authorization {authorization}")
-            }
-            Self::PoliciesSet { text } => format!(
-                "replace the organisation's Cedar policies with these {} bytes:\n{text}",
-                text.len()
-            ),
-            Self::PrincipalAdd { principal } => format!("register principal {principal}"),
-        }
-    }
-
-    pub fn name(&self) -> &'static str {
-        match self {
-            Self::KeyDisable { .. } => "key_disable",
-            Self::KeyDestroy { .. } => "key_destroy",
-            Self::ResidencySet { .. } => "residency_set",
-            Self::BackendAdd { .. } => "backend_add",
-            Self::AuthorizationAdd { .. } => "authorization_add",
-            Self::PoliciesSet { .. } => "policies_set",
-            Self::PrincipalAdd { .. } => "principal_add",
-        }
-    }
+/// What running an approved proposal did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// It ran; what changed.
+    Executed(String),
+    /// It could not run; why (the world changed since it was proposed).
+    Failed(String),
 }
 
 /// Who approves dangerous operations: N approvers, M of whom (never the proposer)
@@ -577,10 +592,10 @@ pub struct Quorum<'a> {
 /// A proposed dangerous operation and its quorum.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Proposal {
+pub struct Proposal<O> {
     pub id: String,
-    pub operation: Operation,
-    /// [`Operation::effect`] when proposed: what the approvers agreed to.
+    pub operation: O,
+    /// [`QuorumOperation::effect`] when proposed: what the approvers agreed to.
     pub effect: String,
     pub justification: String,
     pub state: State,
@@ -596,12 +611,12 @@ pub struct Proposal {
     pub result: Option<String>,
 }
 
-impl Proposal {
+impl<O: QuorumOperation> Proposal<O> {
     /// Proposes `operation` to `quorum` (the config's N approvers and M).
     pub fn propose(
         id: &str,
         proposer: &str,
-        operation: Operation,
+        operation: O,
         justification: &str,
         quorum: &Quorum<'_>,
         now: OffsetDateTime,
@@ -653,13 +668,13 @@ impl Proposal {
     }
 
     /// Records the outcome of running an approved proposal.
-    pub fn finish(&mut self, outcome: Result<String, String>) {
+    pub fn finish(&mut self, outcome: Outcome) {
         if self.state != State::Approved {
             return;
         }
         (self.state, self.result) = match outcome {
-            Ok(r) => (State::Executed, Some(r)),
-            Err(e) => (State::Failed, Some(e)),
+            Outcome::Executed(r) => (State::Executed, Some(r)),
+            Outcome::Failed(e) => (State::Failed, Some(e)),
         };
     }
 }

@@ -9,6 +9,31 @@ use itarvault_lockbox::*;
 use proptest::prelude::*;
 use time::{Duration, OffsetDateTime};
 
+/// Operations as a server might define them.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+enum Operation {
+    KeyDestroy { key: String, days: i64 },
+    ResidencySet { mode: String },
+}
+
+impl QuorumOperation for Operation {
+    fn effect(&self) -> String {
+        match self {
+            Self::KeyDestroy { key, days } => {
+                format!("schedule `{key}` for destruction in {days} days")
+            }
+            Self::ResidencySet { mode } => format!("set residency to `{mode}`"),
+        }
+    }
+    fn name(&self) -> &'static str {
+        match self {
+            Self::KeyDestroy { .. } => "key_destroy",
+            Self::ResidencySet { .. } => "residency_set",
+        }
+    }
+}
+
 fn t0() -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap()
 }
@@ -20,7 +45,7 @@ fn owners(list: &[&str]) -> Vec<String> {
 fn ask(scope: Scope, hours: i64) -> NewAccess {
     NewAccess {
         scope,
-        actions: vec![Action::Read],
+        actions: vec![ContentAction::Read],
         justification: "INC-7: customer reports a corrupt drawing".into(),
         duration: Duration::hours(hours),
     }
@@ -48,33 +73,33 @@ fn request(required: u32) -> AccessRequest {
 #[test]
 fn a_grant_covers_its_scope_actions_and_window_only() {
     let mut r = request(1);
-    assert!(!r.permits("sam", "designs", "wing/a", Action::Read, t0()));
+    assert!(!r.permits("sam", "designs", "wing/a", ContentAction::Read, t0()));
     r.approve("olive", t0()).unwrap();
     assert_eq!(r.state, State::Approved);
     let t = t0() + Duration::minutes(30);
-    assert!(r.permits("sam", "designs", "wing/a", Action::Read, t));
+    assert!(r.permits("sam", "designs", "wing/a", ContentAction::Read, t));
     // Outside the prefix, bucket, actions, holder or window: nothing.
-    assert!(!r.permits("sam", "designs", "tail/a", Action::Read, t));
-    assert!(!r.permits("sam", "other", "wing/a", Action::Read, t));
-    assert!(!r.permits("sam", "designs", "wing/a", Action::Write, t));
-    assert!(!r.permits("olive", "designs", "wing/a", Action::Read, t));
+    assert!(!r.permits("sam", "designs", "tail/a", ContentAction::Read, t));
+    assert!(!r.permits("sam", "other", "wing/a", ContentAction::Read, t));
+    assert!(!r.permits("sam", "designs", "wing/a", ContentAction::Write, t));
+    assert!(!r.permits("olive", "designs", "wing/a", ContentAction::Read, t));
     assert!(!r.permits(
         "sam",
         "designs",
         "wing/a",
-        Action::Read,
+        ContentAction::Read,
         t0() + Duration::hours(2)
     ));
     assert!(!r.permits(
         "sam",
         "designs",
         "wing/a",
-        Action::Read,
+        ContentAction::Read,
         t0() - Duration::seconds(1)
     ));
     r.record_use();
     assert_eq!((r.state, r.uses), (State::Used, 1));
-    assert!(r.permits("sam", "designs", "wing/a", Action::Read, t));
+    assert!(r.permits("sam", "designs", "wing/a", ContentAction::Read, t));
     assert!(r.settle(t0() + Duration::hours(2)));
     assert_eq!(r.state, State::Expired);
 }
@@ -126,7 +151,7 @@ fn terminal_states_are_final() {
     let mut revoked = request(1);
     revoked.approve("olive", t0()).unwrap();
     revoked.revoke("oscar", "incident closed", t0()).unwrap();
-    assert!(!revoked.permits("sam", "designs", "wing/a", Action::Read, t0()));
+    assert!(!revoked.permits("sam", "designs", "wing/a", ContentAction::Read, t0()));
     assert!(revoked.approve("oscar", t0()).is_err());
     assert!(revoked.revoke("olive", "again", t0()).is_err());
 }
@@ -214,7 +239,7 @@ fn a_quorum_needs_m_distinct_approvers_besides_the_proposer_within_the_window() 
     assert_eq!(p.state, State::Pending);
     p.approve("cat", t0()).unwrap();
     assert_eq!(p.state, State::Approved);
-    p.finish(Ok("scheduled".into()));
+    p.finish(Outcome::Executed("scheduled".into()));
     assert_eq!(p.state, State::Executed);
     assert!(p.approve("cat", t0()).is_err());
 
@@ -272,7 +297,8 @@ fn records_round_trip_through_json() {
         t0(),
     )
     .unwrap();
-    let back: Proposal = serde_json::from_value(serde_json::to_value(&p).unwrap()).unwrap();
+    let back: Proposal<Operation> =
+        serde_json::from_value(serde_json::to_value(&p).unwrap()).unwrap();
     assert_eq!(back, p);
 }
 
@@ -320,12 +346,12 @@ proptest! {
                 Step::Revoke(i) => { if r.revoke(PEOPLE[i], "no", now).is_ok() { ended = true; } }
                 Step::Wait(s) => now += Duration::seconds(s),
             }
-            let may = r.permits("sam", "designs", "wing/x", Action::Read, now);
+            let may = r.permits("sam", "designs", "wing/x", ContentAction::Read, now);
             let expected = !ended
                 && approvals.len() >= required as usize
                 && opened.is_some_and(|o| now < o + Duration::hours(2));
             prop_assert_eq!(may, expected, "state {:?} approvals {:?}", r.state, approvals);
-            prop_assert!(!r.permits("mallory", "designs", "wing/x", Action::Read, now));
+            prop_assert!(!r.permits("mallory", "designs", "wing/x", ContentAction::Read, now));
         }
     }
 }

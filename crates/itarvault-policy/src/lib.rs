@@ -25,10 +25,13 @@ pub mod decision;
 pub mod floor;
 pub mod model;
 pub mod org;
+pub mod residency;
+pub mod wire;
 
 pub use decision::{Decision, Effect, Reason};
-pub use model::{InputProblem, InvalidInput, Request};
+pub use model::{AuthType, Authorization, InputProblem, InvalidInput, PersonStatus, Request};
 pub use org::{OrgPolicies, OrgPolicyError};
+pub use residency::ResidencyMode;
 
 /// The decision engine: the regulatory floor, then organisation policies if any.
 #[derive(Debug, Default)]

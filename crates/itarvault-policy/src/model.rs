@@ -113,6 +113,8 @@ pub struct Principal {
     pub id: String,
     pub person_status: PersonStatus,
     pub citizenships: Vec<Country>,
+    /// Citizenships once held (22 CFR 120.50(b): "has held or holds").
+    pub former_citizenships: Vec<Country>,
     pub permanent_residence: Option<Country>,
     pub authorizations: Vec<Authorization>,
 }
@@ -456,6 +458,7 @@ fn principal(p: &mut P<'_>, v: &Value, path: &str) -> Option<Principal> {
             "id",
             "person_status",
             "citizenships",
+            "former_citizenships",
             "permanent_residence",
             "authorizations",
         ],
@@ -469,6 +472,10 @@ fn principal(p: &mut P<'_>, v: &Value, path: &str) -> Option<Principal> {
     let citizenships = p
         .required(m, path, "citizenships")
         .and_then(|v| p.countries(v, &format!("{path}.citizenships")));
+    let former = match m.get("former_citizenships") {
+        None | Some(Value::Null) => Some(Vec::new()),
+        Some(v) => p.countries(v, &format!("{path}.former_citizenships")),
+    };
     let residence = match m.get("permanent_residence") {
         None | Some(Value::Null) => Some(None),
         Some(v) => p
@@ -490,6 +497,7 @@ fn principal(p: &mut P<'_>, v: &Value, path: &str) -> Option<Principal> {
         id: id?.to_owned(),
         person_status: status?,
         citizenships: citizenships?,
+        former_citizenships: former?,
         permanent_residence: residence?,
         authorizations: auths?,
     })
@@ -571,6 +579,41 @@ fn resource(p: &mut P<'_>, v: &Value, path: &str, action: Option<Action>) -> Opt
         end_to_end_encrypted: e2e?,
         storage_country: storage?,
     })
+}
+
+/// Runs one of the hand-written parsers over `v` and returns its value, or every
+/// problem it found.
+fn parse_one<T>(
+    v: &Value,
+    f: impl FnOnce(&mut P<'_>, &Value) -> Option<T>,
+) -> Result<T, InvalidInput> {
+    let mut problems = Vec::new();
+    let parsed = f(
+        &mut P {
+            problems: &mut problems,
+        },
+        v,
+    );
+    match parsed {
+        Some(t) if problems.is_empty() => Ok(t),
+        _ => {
+            if problems.is_empty() {
+                problems.push(InputProblem {
+                    path: "$".into(),
+                    message: "invalid value".into(),
+                });
+            }
+            Err(InvalidInput(problems))
+        }
+    }
+}
+
+impl Authorization {
+    /// Validates one authorization in the request's JSON form (paths start at `$`), as
+    /// the registry stores it and the API receives it.
+    pub fn from_json(v: &Value) -> Result<Self, InvalidInput> {
+        parse_one(v, |p, v| authorization(p, v, "$"))
+    }
 }
 
 impl Request {

@@ -4,6 +4,8 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use itarvault_policy::data::Country;
+pub use itarvault_policy::ResidencyMode;
 use serde::Deserialize;
 
 /// Everything `itarvault server` can be told. All keys are optional; the defaults make a
@@ -198,29 +200,12 @@ pub struct LocationConfig {
     pub trusted_proxies: Vec<String>,
 }
 
-/// Where the organisation lets ciphertext be stored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ResidencyMode {
-    /// Only backends in the US (many contracts and DFARS 252.204-7012 cloud terms).
-    UsOnly,
-    /// Backends abroad too, under the end-to-end encryption carve-out of 22 CFR
-    /// 120.54(a)(5) / 15 CFR 734.18(a)(5), never in a proscribed country.
-    CarveOut,
-}
-
-#[derive(Debug, Clone, Deserialize)]
+/// Where the organisation lets ciphertext be stored: `us_only` (the default) or
+/// `carve_out` (abroad too, under 22 CFR 120.54(a)(5), never in a proscribed country).
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ResidencyConfig {
     pub mode: ResidencyMode,
-}
-
-impl Default for ResidencyConfig {
-    fn default() -> Self {
-        Self {
-            mode: ResidencyMode::UsOnly,
-        }
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
@@ -233,7 +218,7 @@ pub struct BackendConfig {
     /// For `local`: the directory (relative paths are under `data_dir`).
     pub path: Option<PathBuf>,
     /// ISO 3166-1 code of the country where the data physically is.
-    pub country: String,
+    pub country: Country,
     /// Who operates the storage (`self`, or the provider's name): recorded as evidence
     /// that no third party holds keys, since only ciphertext reaches it.
     pub operator: String,
@@ -304,7 +289,7 @@ impl Config {
                 name: "local".into(),
                 kind: "local".into(),
                 path: Some(PathBuf::from("blobs")),
-                country: "US".into(),
+                country: Country::US,
                 operator: "self".into(),
             }]
         } else {

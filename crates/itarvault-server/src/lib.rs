@@ -14,9 +14,9 @@ pub mod fsutil;
 pub mod location;
 pub mod oidc;
 pub mod pipeline;
-pub mod state;
 pub mod tls;
 pub mod token;
+pub mod vault;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -24,32 +24,38 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use itarvault_keys::{Keyring, LocalKeystore, RootSecret};
-use itarvault_policy::data::{data, Country};
+use itarvault_keys::{LocalKeystore, RootSecret};
 use itarvault_policy::{Engine, OrgPolicies};
-use itarvault_store::{LocalBlobStore, Metadata, PrincipalRecord, SqliteMetadata, TokenRecord};
+use itarvault_store::{
+    Credentials, LocalBlobStore, Objects, PersonFacts, PrincipalRecord, Registry, Role,
+    SqliteMetadata, TokenRecord,
+};
 use time::OffsetDateTime;
 use tokio::net::TcpListener;
 use zeroize::Zeroizing;
 
 use crate::audit_log::{AuditLog, AuditPaths};
-use crate::config::{BackendConfig, Config, ResidencyMode};
+use crate::config::Config;
 use crate::location::Locator;
-use crate::state::{AppState, Backend, Metrics};
+use crate::vault::settings::{check_backend_country, policy_digest, Controlled};
+use crate::vault::{Backend, Vault, Webhook};
 
-/// Why the server could not start.
+/// Why the server could not start, sorted by who must act.
 #[derive(Debug, thiserror::Error)]
-pub enum ServerError {
-    #[error(transparent)]
-    Config(#[from] config::ConfigError),
+pub enum StartError {
+    /// The operator's configuration is wrong, or breaks a rule.
     #[error("{0}")]
-    Refused(String),
+    Config(String),
+    #[error(transparent)]
+    ConfigFile(#[from] config::ConfigError),
     #[error("data directory `{0}`: {1}")]
     DataDir(PathBuf, std::io::Error),
     #[error("keystore: {0}")]
     Keystore(#[from] itarvault_keys::KeystoreError),
     #[error("metadata: {0}")]
     Store(#[from] itarvault_store::StoreError),
+    #[error(transparent)]
+    Service(error::Error),
     #[error(transparent)]
     Audit(#[from] audit_log::AuditError),
     #[error(transparent)]
@@ -62,26 +68,29 @@ pub enum ServerError {
     Oidc(#[from] oidc::OidcError),
     #[error("cannot listen on `{0}`: {1}")]
     Listen(SocketAddr, std::io::Error),
+    /// The platform failed us (the random number generator, a thread).
+    #[error("{0}")]
+    Platform(String),
+    /// Our bug.
+    #[error("{0}\nthis is a bug: please report it")]
+    Bug(String),
 }
 
-/// Setting names for what only a quorum changes once the server has started once.
-pub const SETTING_RESIDENCY: &str = "residency.mode";
-pub const SETTING_BACKENDS: &str = "backends.approved";
-pub const SETTING_POLICIES: &str = "policies.sha256";
+pub use vault::ops::fips_module;
 
 /// The Cedar policy sources named by the config, in load order (`*.cedar` of a
 /// directory sorted by name).
-fn policy_sources(paths: &[PathBuf]) -> Result<Vec<(String, String)>, ServerError> {
+fn policy_sources(paths: &[PathBuf]) -> Result<Vec<(String, String)>, StartError> {
     let read = |p: &Path| {
         std::fs::read_to_string(p)
-            .map_err(|e| ServerError::Policies(format!("reading `{}`: {e}", p.display())))
+            .map_err(|e| StartError::Policies(format!("reading `{}`: {e}", p.display())))
     };
     let mut sources = Vec::new();
     for p in paths {
         let files = if p.is_dir() {
             let mut v: Vec<_> = std::fs::read_dir(p)
                 .map_err(|e| {
-                    ServerError::Policies(format!("reading directory `{}`: {e}", p.display()))
+                    StartError::Policies(format!("reading directory `{}`: {e}", p.display()))
                 })?
                 .filter_map(|e| e.ok().map(|e| e.path()))
                 .filter(|f| f.extension().is_some_and(|x| x == "cedar"))
@@ -99,118 +108,13 @@ fn policy_sources(paths: &[PathBuf]) -> Result<Vec<(String, String)>, ServerErro
 }
 
 /// Reads Cedar policies from files and directories (`*.cedar`, sorted).
-pub fn load_policies(paths: &[PathBuf]) -> Result<Option<OrgPolicies>, ServerError> {
+pub fn load_policies(paths: &[PathBuf]) -> Result<Option<OrgPolicies>, StartError> {
     if paths.is_empty() {
         return Ok(None);
     }
     OrgPolicies::load(&policy_sources(paths)?)
         .map(Some)
-        .map_err(|e| ServerError::Policies(e.to_string()))
-}
-
-/// SHA-256 (hex) of policy text: what a quorum approves and the server checks at start.
-/// For several files, the text is their concatenation in load order.
-pub fn policy_digest(text: &str) -> String {
-    itarvault_audit::line_hash(text.as_bytes())
-}
-
-/// Refuses a backend in a proscribed country (22 CFR 126.1) or an unknown one.
-pub fn check_backend_country(b: &BackendConfig) -> Result<Country, ServerError> {
-    let data = data().ok_or_else(|| {
-        ServerError::Refused("the embedded regulatory data failed to load (a build defect)".into())
-    })?;
-    let country = Country::parse(&b.country).ok_or_else(|| {
-        ServerError::Refused(format!(
-            "backend `{}`: `{}` is not an ISO 3166-1 alpha-2 country code\ndeclare where the data physically is, e.g. `country = \"US\"`",
-            b.name, b.country
-        ))
-    })?;
-    if let Some(e) = data.proscribed_on(country, OffsetDateTime::now_utc().date()) {
-        return Err(ServerError::Refused(format!(
-            "backend `{}` is in {} ({}), a proscribed country under {}: technical data may not be stored there, even encrypted (22 CFR 120.54(a)(5)(iv))\nremove the backend or move it to another country",
-            b.name,
-            country.name(),
-            country,
-            e.cite()
-        )));
-    }
-    Ok(country)
-}
-
-/// The backends a quorum approved (or that the first start adopted).
-pub fn approved_backends(meta: &dyn Metadata) -> Result<Vec<BackendConfig>, ServerError> {
-    match meta.setting(SETTING_BACKENDS)? {
-        None => Ok(Vec::new()),
-        Some(s) => serde_json::from_str(&s).map_err(|e| {
-            ServerError::Refused(format!(
-                "the approved-backends setting does not parse ({e}); the metadata database was edited or is damaged"
-            ))
-        }),
-    }
-}
-
-/// Adopts the config's residency, backends and policies the first time, and afterwards
-/// holds the config to what the quorum approved: editing the file is not a way around
-/// the two-person rule. Returns the residency mode in force and what was adopted.
-fn controlled_settings(
-    cfg: &Config,
-    meta: &dyn Metadata,
-) -> Result<(ResidencyMode, Vec<String>), ServerError> {
-    let mut adopted = Vec::new();
-    let mode = match meta.setting(SETTING_RESIDENCY)? {
-        None => {
-            let m = serde_json::to_value(cfg.residency.mode)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default();
-            meta.set_setting(SETTING_RESIDENCY, &m)?;
-            adopted.push(format!("residency mode `{m}`"));
-            cfg.residency.mode
-        }
-        Some(m) => {
-            let mode: ResidencyMode = serde_json::from_value(serde_json::json!(m)).map_err(|_| {
-                ServerError::Refused(format!("the stored residency mode `{m}` is not known; the metadata database was edited or is damaged"))
-            })?;
-            if mode != cfg.residency.mode {
-                tracing::warn!(stored = %m, "residency.mode in the config differs from the mode the quorum set; the quorum's applies");
-            }
-            mode
-        }
-    };
-    let backends = cfg.effective_backends();
-    if meta.setting(SETTING_BACKENDS)?.is_none() {
-        meta.set_setting(
-            SETTING_BACKENDS,
-            &serde_json::to_string(&backends).unwrap_or_default(),
-        )?;
-        adopted.push(format!("{} backends", backends.len()));
-    } else {
-        let approved = approved_backends(meta)?;
-        if let Some(b) = backends.iter().find(|b| !approved.contains(b)) {
-            return Err(ServerError::Refused(format!(
-                "backend `{}` in the config is not one a quorum approved (a new backend, or a changed entry)\npropose it with `itarvault quorum propose backend --name {} --country {} ...`, or restore the approved entry",
-                b.name, b.name, b.country
-            )));
-        }
-    }
-    let text: String = policy_sources(&cfg.policies)?
-        .into_iter()
-        .map(|(_, t)| t)
-        .collect();
-    let digest = policy_digest(&text);
-    match meta.setting(SETTING_POLICIES)? {
-        None => {
-            meta.set_setting(SETTING_POLICIES, &digest)?;
-            adopted.push(format!("policies sha256 {digest}"));
-        }
-        Some(d) if d == digest => {}
-        Some(d) => {
-            return Err(ServerError::Refused(format!(
-                "the Cedar policies in the config (sha256 {digest}) are not the ones a quorum approved (sha256 {d})\npropose them with `itarvault quorum propose policies FILE...`, or restore the approved files"
-            )))
-        }
-    }
-    Ok((mode, adopted))
+        .map_err(|e| StartError::Policies(e.to_string()))
 }
 
 /// What a person starting the server needs to be told.
@@ -242,7 +146,7 @@ impl std::fmt::Debug for Started {
 
 /// A server ready to serve.
 pub struct Server {
-    state: Arc<AppState>,
+    vault: Arc<Vault>,
     listener: TcpListener,
     tls: Option<tokio_rustls::TlsAcceptor>,
     pub started: Started,
@@ -256,9 +160,9 @@ impl std::fmt::Debug for Server {
     }
 }
 
-fn open_keystore(dir: &Path) -> Result<LocalKeystore, ServerError> {
+fn open_keystore(dir: &Path) -> Result<LocalKeystore, StartError> {
     let keys = dir.join("keys");
-    fsutil::private_dir(&keys).map_err(|e| ServerError::DataDir(keys.clone(), e))?;
+    fsutil::private_dir(&keys).map_err(|e| StartError::DataDir(keys.clone(), e))?;
     let root = keys.join("root.key");
     let ks = keys.join("keystore.json");
     if ks.exists() {
@@ -275,20 +179,21 @@ fn open_keystore(dir: &Path) -> Result<LocalKeystore, ServerError> {
 
 fn open_backends(
     cfg: &Config,
-    meta: &dyn Metadata,
-) -> Result<HashMap<String, Backend>, ServerError> {
+    objects: &dyn Objects,
+) -> Result<HashMap<String, Backend>, StartError> {
     let mut out = HashMap::new();
     for b in cfg.effective_backends() {
         let country = check_backend_country(&b)?;
         let path = cfg.in_data_dir(b.path.as_deref().unwrap_or(Path::new("blobs")));
         let store = Arc::new(LocalBlobStore::open_named(&b.name, &path)?);
-        let swept = itarvault_store::sweep_orphans(meta, store.as_ref())?;
+        let swept = itarvault_store::sweep_orphans(objects, store.as_ref())?;
         if swept > 0 {
             tracing::info!(backend = %b.name, swept, "removed blobs left by interrupted uploads");
         }
         out.insert(
             b.name.clone(),
             Backend {
+                name: b.name.clone(),
                 store,
                 country,
                 operator: b.operator.clone(),
@@ -300,23 +205,29 @@ fn open_backends(
 
 /// Creates the first admin (status `unknown`: an admin runs the service and is not
 /// thereby cleared to read controlled data) and returns its token.
-fn first_admin(meta: &dyn Metadata) -> Result<Option<Zeroizing<String>>, ServerError> {
-    if !meta.principals()?.is_empty() {
+fn first_admin(
+    registry: &dyn Registry,
+    credentials: &dyn Credentials,
+) -> Result<Option<Zeroizing<String>>, StartError> {
+    if !registry.principals()?.is_empty() {
         return Ok(None);
     }
     let now = OffsetDateTime::now_utc();
-    meta.add_principal(&PrincipalRecord {
+    registry.add_principal(&PrincipalRecord {
         id: "admin".into(),
-        person_status: "unknown".into(),
-        citizenships: vec![],
-        permanent_residence: None,
-        roles: vec!["admin".into()],
+        facts: PersonFacts {
+            person_status: itarvault_policy::PersonStatus::Unknown,
+            citizenships: vec![],
+            former_citizenships: vec![],
+            permanent_residence: None,
+        },
+        roles: vec![Role::Admin],
         disabled: false,
         created: now,
     })?;
     let t = token::mint()
-        .map_err(|_| ServerError::Refused("the random number generator failed".into()))?;
-    meta.add_token(&TokenRecord {
+        .map_err(|_| StartError::Platform("the random number generator failed".into()))?;
+    credentials.add_token(&TokenRecord {
         id: t.id.clone(),
         principal: "admin".into(),
         secret_hash: t.secret_hash,
@@ -327,132 +238,150 @@ fn first_admin(meta: &dyn Metadata) -> Result<Option<Zeroizing<String>>, ServerE
     Ok(Some(t.text))
 }
 
-impl Server {
-    /// Prepares the data directory and every component; binds the listener.
-    pub async fn open(cfg: Config) -> Result<Self, ServerError> {
-        cfg.validate()?;
-        let dir = cfg.data_dir.clone();
-        fsutil::private_dir(&dir).map_err(|e| ServerError::DataDir(dir.clone(), e))?;
-        let keystore = Arc::new(open_keystore(&dir)?);
-        let meta: Arc<dyn Metadata> = Arc::new(itarvault_store::Cached::new(SqliteMetadata::open(
-            &dir.join("meta.db"),
-        )?));
-        let backends = open_backends(&cfg, meta.as_ref())?;
-        let audit = AuditLog::open(
-            &AuditPaths::new(&dir.join("audit")),
-            Duration::from_secs(cfg.audit.checkpoint_interval_secs),
-        )?;
-        let locator = Locator::new(
-            cfg.location.ranges_file.as_deref(),
-            cfg.location.geoip_db.as_deref(),
-            &cfg.location.trusted_proxies,
-        )?;
-        let engine = Engine::new(load_policies(&cfg.policies)?);
-        let (residency, adopted) = controlled_settings(&cfg, meta.as_ref())?;
-        if !adopted.is_empty() {
-            audit
-                .record(
-                    itarvault_audit::Event::new("settings.adopt", "ok").detail(format!(
-                        "adopted from the config; from now on only a quorum changes them: {}",
-                        adopted.join(", ")
-                    )),
-                )
-                .await?;
-        }
-        let webhook = match &cfg.lockbox.webhook_url {
-            None => None,
-            Some(u) => Some((
-                u.clone(),
-                reqwest::Client::builder()
-                    .timeout(Duration::from_secs(5))
-                    .build()
-                    .map_err(|e| ServerError::Refused(format!("lockbox webhook client: {e}")))?,
-            )),
-        };
-        let mut issuers = Vec::new();
-        for o in &cfg.oidc {
-            issuers.push(oidc::Issuer::load(o.clone()).await?);
-        }
-        let admin_token = first_admin(meta.as_ref())?;
-        if admin_token.is_some() {
-            audit
-                .record(itarvault_audit::Event::new("admin.principal.add", "ok").principal("admin").detail(
-                    "first start: created principal `admin` (role admin, person status unknown) and its token",
-                ))
-                .await?;
-        }
+/// The server's TLS acceptor, its certificate's fingerprint and file, and whether the
+/// certificate was generated now.
+type TlsSetup = (
+    Option<tokio_rustls::TlsAcceptor>,
+    Option<String>,
+    Option<PathBuf>,
+    bool,
+);
 
-        let (tls, fingerprint, cert_file, generated_cert) = if cfg.tls.insecure_http {
-            (None, None, None, false)
-        } else {
-            let (cert, key, generated) = match (&cfg.tls.cert_file, &cfg.tls.key_file) {
-                (Some(c), Some(k)) => (c.clone(), k.clone(), false),
-                _ => {
-                    let tdir = dir.join("tls");
-                    fsutil::private_dir(&tdir)
-                        .map_err(|e| ServerError::DataDir(tdir.clone(), e))?;
-                    let (c, k) = (tdir.join("cert.pem"), tdir.join("key.pem"));
-                    let made = tls::ensure_dev_cert(&c, &k)?;
-                    (c, k, made)
-                }
-            };
-            let (sc, fp) = tls::server_config(&cert, &key, cfg.tls.client_ca_file.as_deref())?;
-            // In the FIPS build the TLS stack must run on the validated module only.
-            if cfg!(feature = "fips") && !sc.fips() {
-                return Err(ServerError::Refused(
-                    "this is a FIPS build but the TLS configuration is not FIPS-compliant (rustls reports a non-FIPS component)\nthis is a bug: please report it".into(),
-                ));
-            }
-            (
-                Some(tokio_rustls::TlsAcceptor::from(sc)),
-                Some(fp),
-                Some(cert),
-                generated,
+fn tls_setup(cfg: &Config) -> Result<TlsSetup, StartError> {
+    if cfg.tls.insecure_http {
+        return Ok((None, None, None, false));
+    }
+    let (cert, key, generated) = match (&cfg.tls.cert_file, &cfg.tls.key_file) {
+        (Some(c), Some(k)) => (c.clone(), k.clone(), false),
+        _ => {
+            let tdir = cfg.data_dir.join("tls");
+            fsutil::private_dir(&tdir).map_err(|e| StartError::DataDir(tdir.clone(), e))?;
+            let (c, k) = (tdir.join("cert.pem"), tdir.join("key.pem"));
+            let made = tls::ensure_dev_cert(&c, &k)?;
+            (c, k, made)
+        }
+    };
+    let (sc, fp) = tls::server_config(&cert, &key, cfg.tls.client_ca_file.as_deref())?;
+    // In the FIPS build the TLS stack must run on the validated module only.
+    if cfg!(feature = "fips") && !sc.fips() {
+        return Err(StartError::Bug(
+            "this is a FIPS build but the TLS configuration is not FIPS-compliant (rustls reports a non-FIPS component)".into(),
+        ));
+    }
+    Ok((
+        Some(tokio_rustls::TlsAcceptor::from(sc)),
+        Some(fp),
+        Some(cert),
+        generated,
+    ))
+}
+
+/// A vault opened on its data directory, before any listener: what tests and the
+/// server share.
+#[derive(Debug)]
+pub struct Opened {
+    pub vault: Arc<Vault>,
+    /// On the very first start: the admin's token, shown once and never stored.
+    pub admin_token: Option<Zeroizing<String>>,
+}
+
+/// Prepares the data directory and every component of the vault: keystore, metadata,
+/// backends, audit log, location, policies, the settings the quorum controls, the first
+/// admin; and runs a proposal approved just before a crash.
+pub async fn open_vault(cfg: Config) -> Result<Opened, StartError> {
+    cfg.validate()?;
+    let dir = cfg.data_dir.clone();
+    fsutil::private_dir(&dir).map_err(|e| StartError::DataDir(dir.clone(), e))?;
+    let keystore = Arc::new(open_keystore(&dir)?);
+    let store = Arc::new(itarvault_store::Cached::new(SqliteMetadata::open(
+        &dir.join("meta.db"),
+    )?));
+    let backends = open_backends(&cfg, store.as_ref())?;
+    let audit = AuditLog::open(
+        &AuditPaths::new(&dir.join("audit")),
+        Duration::from_secs(cfg.audit.checkpoint_interval_secs),
+    )?;
+    let locator = Locator::new(
+        cfg.location.ranges_file.as_deref(),
+        cfg.location.geoip_db.as_deref(),
+        &cfg.location.trusted_proxies,
+    )?;
+    let engine = Engine::new(load_policies(&cfg.policies)?);
+    let policy_text: String = policy_sources(&cfg.policies)?
+        .into_iter()
+        .map(|(_, t)| t)
+        .collect();
+    let (controlled, adopted) =
+        Controlled::adopt_or_check(&cfg, store.as_ref(), policy_digest(&policy_text))?;
+    if let Some(what) = adopted {
+        audit
+            .record(
+                itarvault_audit::Event::new("settings.adopt", "ok").detail(format!(
+                    "adopted from the config; from now on only a quorum changes them: {what}"
+                )),
             )
-        };
-        let listener = TcpListener::bind(cfg.listen)
+            .await?;
+    }
+    let webhook = match &cfg.lockbox.webhook_url {
+        None => None,
+        Some(u) => Some(Webhook {
+            url: u.clone(),
+            client: reqwest::Client::builder()
+                .timeout(Duration::from_secs(5))
+                .build()
+                .map_err(|e| StartError::Platform(format!("lockbox webhook client: {e}")))?,
+        }),
+    };
+    let mut issuers = Vec::new();
+    for o in &cfg.oidc {
+        issuers.push(oidc::Issuer::load(o.clone()).await?);
+    }
+    let admin_token = first_admin(store.as_ref(), store.as_ref())?;
+    if admin_token.is_some() {
+        audit
+            .record(itarvault_audit::Event::new("admin.principal.add", "ok").principal("admin").detail(
+                "first start: created principal `admin` (role admin, person status unknown) and its token",
+            ))
+            .await?;
+    }
+    let scanner =
+        Arc::new(itarvault_scan::Scanner::builtin().map_err(|e| {
+            StartError::Bug(format!("the built-in marking rules do not load: {e}"))
+        })?);
+    let vault = Arc::new(Vault::new(vault::Parts {
+        config: cfg,
+        store,
+        backends,
+        keystore,
+        engine,
+        audit,
+        locator,
+        fips: aws_lc_rs::try_fips_mode().is_ok(),
+        issuers,
+        controlled,
+        webhook,
+        scanner,
+    }));
+    vault.resume_approved().await.map_err(StartError::Service)?;
+    Ok(Opened { vault, admin_token })
+}
+
+impl Server {
+    /// Opens the vault ([`open_vault`]), sets up TLS and binds the listener.
+    pub async fn open(cfg: Config) -> Result<Self, StartError> {
+        cfg.validate()?;
+        let (tls, fingerprint, cert_file, generated_cert) = tls_setup(&cfg)?;
+        let listen = cfg.listen;
+        let Opened { vault, admin_token } = open_vault(cfg).await?;
+        let listener = TcpListener::bind(listen)
             .await
-            .map_err(|e| ServerError::Listen(cfg.listen, e))?;
+            .map_err(|e| StartError::Listen(listen, e))?;
         let addr = listener
             .local_addr()
-            .map_err(|e| ServerError::Listen(cfg.listen, e))?;
-        let fips = aws_lc_rs::try_fips_mode().is_ok();
-        let state = Arc::new(AppState {
-            keyring: Keyring::new(vec![keystore.clone()]),
-            keystore,
-            config: cfg,
-            meta,
-            backends,
-            engine,
-            audit,
-            locator,
-            metrics: Metrics::default(),
-            fips,
-            issuers,
-            us_only: std::sync::atomic::AtomicBool::new(residency == ResidencyMode::UsOnly),
-            webhook,
-            scanner: Arc::new(itarvault_scan::Scanner::builtin().map_err(|e| {
-                ServerError::Refused(format!(
-                    "the built-in marking rules do not load: {e}\nthis is a bug: please report it"
-                ))
-            })?),
-        });
-        // A proposal approved just before a crash runs now (every operation is
-        // idempotent or refuses a repeat).
-        for rec in state.meta.lockbox_list("quorum", None)? {
-            if rec.body.get("state").and_then(|v| v.as_str()) == Some("approved") {
-                api::lockbox::execute(&state, &rec.id, None)
-                    .await
-                    .map_err(|e| {
-                        ServerError::Refused(format!(
-                            "resuming proposal `{}`: {}",
-                            rec.id, e.message
-                        ))
-                    })?;
-            }
-        }
+            .map_err(|e| StartError::Listen(listen, e))?;
+        let fips = vault.fips();
         Ok(Self {
-            state,
+            vault,
             listener,
             started: Started {
                 addr,
@@ -469,21 +398,19 @@ impl Server {
 
     /// Serves until `shutdown` completes.
     pub async fn serve(self, shutdown: impl std::future::Future<Output = ()>) {
-        let app = api::router(self.state.clone());
+        let app = api::router(self.vault.clone());
         let mut http = hyper::server::conn::http1::Builder::new();
         http.timer(hyper_util::rt::TokioTimer::new())
             .max_buf_size(64 << 10)
             .max_header_size(32 << 10)
             .header_read_timeout(Duration::from_secs(30));
         let http = Arc::new(http);
-        let cert_field = self.state.config.tls.client_cert_principal;
-        let refresher = self.state.clone();
+        let cert_field = self.vault.config().tls.client_cert_principal;
+        let refresher = self.vault.clone();
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(Duration::from_secs(600)).await;
-                for i in &refresher.issuers {
-                    i.refresh().await;
-                }
+                refresher.refresh_issuers().await;
             }
         });
         tokio::pin!(shutdown);

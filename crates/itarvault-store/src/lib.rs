@@ -28,14 +28,17 @@
 pub mod blob;
 pub mod cache;
 pub mod conformance;
+pub mod doc;
 pub mod meta;
 pub mod sqlite;
 
 pub use blob::{BlobId, BlobStore, BlobWriter, LocalBlobStore};
 pub use cache::Cached;
 pub use meta::{
-    AuthorizationRecord, BucketRecord, LockboxRecord, Metadata, ObjectPage, ObjectRecord,
-    PrincipalRecord, TokenRecord,
+    AuthorizationRecord, BucketRecord, Buckets, Credentials, DeleteMarker, LockboxKind,
+    LockboxRecord, LockboxRecords, Metadata, ObjectPage, ObjectRecord, Objects, PersonFacts,
+    PrincipalRecord, Registry, Role, Settings, TokenRecord, Version, VersionId, VersionPage,
+    DEFAULT_VERSIONS_KEPT,
 };
 pub use sqlite::SqliteMetadata;
 
@@ -55,6 +58,12 @@ pub enum StoreError {
     BadBlobId(String),
     #[error("metadata database error: {0}\ncheck the data directory's disk and permissions")]
     Database(String),
+    /// A row holds something this release cannot read as what it should be: edited by
+    /// hand, damaged, or written by a newer release. Never guessed at.
+    #[error("the metadata database is damaged or was edited: {0}\nrestore it from a backup; `itarvault audit verify` shows what was recorded")]
+    Corrupt(String),
+    #[error("`{0}` is not a listing cursor this server returned")]
+    BadCursor(String),
     #[error(
         "metadata database `{0}` was written by a newer itarvault (schema {1}); upgrade itarvault"
     )]
@@ -71,12 +80,12 @@ impl From<rusqlite::Error> for StoreError {
 
 /// Deletes blobs that no metadata row refers to: the leftovers of uploads that a crash
 /// interrupted between the blob's rename and the row's commit. Returns how many.
-pub fn sweep_orphans(meta: &dyn Metadata, blobs: &dyn BlobStore) -> Result<usize, StoreError> {
-    let referenced: std::collections::HashSet<String> =
+pub fn sweep_orphans(meta: &dyn Objects, blobs: &dyn BlobStore) -> Result<usize, StoreError> {
+    let referenced: std::collections::HashSet<BlobId> =
         meta.blob_refs(blobs.name())?.into_iter().collect();
     let mut removed = 0;
     for id in blobs.list()? {
-        if !referenced.contains(id.as_str()) {
+        if !referenced.contains(&id) {
             blobs.delete(&id)?;
             removed += 1;
         }

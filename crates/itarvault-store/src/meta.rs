@@ -1,34 +1,75 @@
-//! Metadata: the rows the server keeps besides blobs.
+//! Metadata: the rows the server keeps besides blobs, and the narrow traits a backend
+//! implements, one per concern.
+//!
+//! Records hold the policy crate's types (a [`Country`], a [`PersonStatus`], an
+//! [`Authorization`], a [`Label`]), parsed once when they enter and validated again
+//! when they are read back: a row edited into something the engine cannot evaluate is
+//! an error, never a guess.
 
 use std::fmt;
 
-use serde::Serialize;
+use itarvault_format::Label;
+use itarvault_policy::data::Country;
+use itarvault_policy::{Authorization, PersonStatus};
+use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::StoreError;
+pub use itarvault_lockbox::Role;
 
-/// A person or service the vault knows, with the facts export decisions need. Values
-/// are validated by the server before they are stored.
+use crate::{BlobId, StoreError};
+
+/// A person's export-control facts, as the decision request states them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PersonFacts {
+    pub person_status: PersonStatus,
+    pub citizenships: Vec<Country>,
+    /// Citizenships once held: attributed for ITAR (22 CFR 120.50(b)).
+    #[serde(default)]
+    pub former_citizenships: Vec<Country>,
+    #[serde(default)]
+    pub permanent_residence: Option<Country>,
+}
+
+/// A person or service the vault knows.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PrincipalRecord {
     pub id: String,
-    /// A `person_status` of `shared/spec/decision.md`.
-    pub person_status: String,
-    pub citizenships: Vec<String>,
-    pub permanent_residence: Option<String>,
-    /// `admin`, `auditor`, ... (the server defines them).
-    pub roles: Vec<String>,
+    #[serde(flatten)]
+    pub facts: PersonFacts,
+    pub roles: Vec<Role>,
     pub disabled: bool,
     #[serde(with = "time::serde::rfc3339")]
     pub created: OffsetDateTime,
 }
 
-/// A license, agreement or exemption held by a principal, in the spec's JSON form.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+impl PrincipalRecord {
+    pub fn has_role(&self, role: Role) -> bool {
+        self.roles.contains(&role)
+    }
+
+    /// The principal as the decision engine sees it, with the authorizations given.
+    pub fn to_policy(
+        &self,
+        authorizations: Vec<Authorization>,
+    ) -> itarvault_policy::model::Principal {
+        itarvault_policy::model::Principal {
+            id: self.id.clone(),
+            person_status: self.facts.person_status,
+            citizenships: self.facts.citizenships.clone(),
+            former_citizenships: self.facts.former_citizenships.clone(),
+            permanent_residence: self.facts.permanent_residence,
+            authorizations,
+        }
+    }
+}
+
+/// A license, agreement or exemption held by a principal.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AuthorizationRecord {
     pub principal: String,
-    pub id: String,
-    pub body: serde_json::Value,
+    #[serde(flatten)]
+    pub authorization: Authorization,
     pub revoked: bool,
     #[serde(with = "time::serde::rfc3339")]
     pub added: OffsetDateTime,
@@ -59,10 +100,21 @@ impl fmt::Debug for TokenRecord {
     }
 }
 
+impl TokenRecord {
+    /// Not revoked and not past its expiry at `now`.
+    pub fn is_live(&self, now: OffsetDateTime) -> bool {
+        !self.revoked && self.expires.is_none_or(|e| e > now)
+    }
+}
+
+/// Old versions of each object a bucket keeps unless its creator says otherwise.
+pub const DEFAULT_VERSIONS_KEPT: u32 = 10;
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct BucketRecord {
     pub name: String,
-    /// The key-encryption key every object of the bucket is wrapped under.
+    /// The key-encryption key every object (every version) of the bucket is wrapped
+    /// under: destroying it shreds them all.
     pub key_id: String,
     /// The storage backend its blobs go to.
     pub backend: String,
@@ -70,16 +122,18 @@ pub struct BucketRecord {
     pub created: OffsetDateTime,
     /// Who approves access requests to the bucket's content.
     pub owners: Vec<String>,
+    /// How many old (non-current) versions of each object are kept; older ones are
+    /// removed when a new version is written.
+    pub versions_kept: u32,
 }
 
-/// A lockbox access request or quorum proposal. The body is the lockbox crate's JSON;
-/// `version` makes every state change a compare-and-swap, so that two approvers acting
-/// at once cannot both count, and nothing is lost between nodes.
+/// A lockbox access request or quorum proposal. The body is the server's versioned
+/// JSON; `version` makes every state change a compare-and-swap, so that two approvers
+/// acting at once cannot both count, and nothing is lost between nodes.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LockboxRecord {
     pub id: String,
-    /// `access` or `quorum`.
-    pub kind: String,
+    pub kind: LockboxKind,
     /// The requester or proposer.
     pub subject: String,
     pub version: i64,
@@ -88,15 +142,68 @@ pub struct LockboxRecord {
     pub body: serde_json::Value,
 }
 
+/// The two kinds of lockbox record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LockboxKind {
+    /// A request for time-boxed access to content.
+    Access,
+    /// A proposal that waits for a quorum.
+    Quorum,
+}
+
+impl LockboxKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Access => "access",
+            Self::Quorum => "quorum",
+        }
+    }
+}
+
+/// A version id: 20 lowercase hex digits, random. It names one version of one object
+/// for ever (a later version never reuses it).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct VersionId(String);
+
+impl VersionId {
+    pub fn random() -> Result<Self, StoreError> {
+        let mut b = [0u8; 10];
+        aws_lc_rs::rand::fill(&mut b)
+            .map_err(|_| StoreError::Database("the random number generator failed".into()))?;
+        Ok(Self(hex::encode(b)))
+    }
+
+    /// Checks a version id given by a caller or read back from the database.
+    pub fn parse(s: &str) -> Option<Self> {
+        (s.len() == 20 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
+            .then(|| Self(s.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for VersionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// One stored version of an object: an envelope in a backend.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ObjectRecord {
     pub bucket: String,
     pub key: String,
+    pub version: VersionId,
     #[serde(skip)]
-    pub blob: String,
+    pub blob: BlobId,
     pub backend: String,
-    /// Canonical text label; the envelope holds the authenticated copy.
-    pub label: String,
+    /// The envelope holds the authenticated copy.
+    #[serde(serialize_with = "label_text")]
+    pub label: Label,
     pub size: u64,
     pub envelope_size: u64,
     #[serde(with = "time::serde::rfc3339")]
@@ -104,41 +211,121 @@ pub struct ObjectRecord {
     pub created_by: String,
 }
 
-/// One page of a listing; `next` continues it.
+fn label_text<S: serde::Serializer>(l: &Label, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(l)
+}
+
+/// A version that records a deletion: the object reads as absent while it is current.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeleteMarker {
+    pub bucket: String,
+    pub key: String,
+    pub version: VersionId,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created: OffsetDateTime,
+    pub created_by: String,
+}
+
+/// Any version of an object.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Version {
+    Object(ObjectRecord),
+    DeleteMarker(DeleteMarker),
+}
+
+impl Version {
+    pub fn key(&self) -> &str {
+        match self {
+            Self::Object(o) => &o.key,
+            Self::DeleteMarker(m) => &m.key,
+        }
+    }
+    pub fn version(&self) -> &VersionId {
+        match self {
+            Self::Object(o) => &o.version,
+            Self::DeleteMarker(m) => &m.version,
+        }
+    }
+    pub fn created_by(&self) -> &str {
+        match self {
+            Self::Object(o) => &o.created_by,
+            Self::DeleteMarker(m) => &m.created_by,
+        }
+    }
+    pub fn as_object(&self) -> Option<&ObjectRecord> {
+        match self {
+            Self::Object(o) => Some(o),
+            Self::DeleteMarker(_) => None,
+        }
+    }
+}
+
+/// One page of a listing of current objects; `next` continues it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ObjectPage {
     pub objects: Vec<ObjectRecord>,
     pub next: Option<String>,
 }
 
-/// The metadata a server node needs. Every method is one transaction; a backend shared
-/// by several nodes (PostgreSQL) must give the same answers as the embedded one, which
-/// the [`crate::conformance`] suite checks.
-pub trait Metadata: Send + Sync + fmt::Debug {
+/// One page of a listing of every version, newest first within a key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VersionPage {
+    pub versions: Vec<Version>,
+    /// An opaque cursor for the next page.
+    pub next: Option<String>,
+}
+
+/// Principals and the authorizations they hold: the facts export decisions use.
+pub trait Registry: Send + Sync + fmt::Debug {
     fn add_principal(&self, p: &PrincipalRecord) -> Result<(), StoreError>;
     fn principal(&self, id: &str) -> Result<Option<PrincipalRecord>, StoreError>;
     fn principals(&self) -> Result<Vec<PrincipalRecord>, StoreError>;
     fn set_disabled(&self, id: &str, disabled: bool) -> Result<(), StoreError>;
-
     fn add_authorization(&self, a: &AuthorizationRecord) -> Result<(), StoreError>;
     fn revoke_authorization(&self, principal: &str, id: &str) -> Result<(), StoreError>;
     /// A principal's authorizations, revoked ones included (they say so).
     fn authorizations(&self, principal: &str) -> Result<Vec<AuthorizationRecord>, StoreError>;
+}
 
+/// API tokens.
+pub trait Credentials: Send + Sync + fmt::Debug {
     fn add_token(&self, t: &TokenRecord) -> Result<(), StoreError>;
     fn token(&self, id: &str) -> Result<Option<TokenRecord>, StoreError>;
     fn revoke_token(&self, id: &str) -> Result<(), StoreError>;
     fn tokens(&self, principal: &str) -> Result<Vec<TokenRecord>, StoreError>;
+}
 
+/// Buckets.
+pub trait Buckets: Send + Sync + fmt::Debug {
     fn add_bucket(&self, b: &BucketRecord) -> Result<(), StoreError>;
     fn bucket(&self, name: &str) -> Result<Option<BucketRecord>, StoreError>;
     fn buckets(&self) -> Result<Vec<BucketRecord>, StoreError>;
+}
 
-    /// Inserts or replaces an object; returns the record it replaced.
-    fn put_object(&self, o: &ObjectRecord) -> Result<Option<ObjectRecord>, StoreError>;
-    fn object(&self, bucket: &str, key: &str) -> Result<Option<ObjectRecord>, StoreError>;
-    fn delete_object(&self, bucket: &str, key: &str) -> Result<Option<ObjectRecord>, StoreError>;
-    /// Objects whose key starts with `prefix`, after `after`, in key order.
+/// Objects and their versions. Each call is one transaction.
+pub trait Objects: Send + Sync + fmt::Debug {
+    /// Makes `v` the current version of its key; returns the version it superseded.
+    fn put_version(&self, v: &Version) -> Result<Option<Version>, StoreError>;
+    /// Removes the oldest old versions of a key beyond `keep`; returns the objects
+    /// removed (their blobs can be deleted).
+    fn prune(&self, bucket: &str, key: &str, keep: u32) -> Result<Vec<ObjectRecord>, StoreError>;
+    /// The current version of a key (`version` None), or the named version.
+    fn version(
+        &self,
+        bucket: &str,
+        key: &str,
+        version: Option<&VersionId>,
+    ) -> Result<Option<Version>, StoreError>;
+    /// Removes one version for good; the next newest becomes current if it was.
+    fn delete_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        version: &VersionId,
+    ) -> Result<Option<Version>, StoreError>;
+    /// Current objects (not delete markers) whose key starts with `prefix`, after
+    /// `after`, in key order.
     fn list_objects(
         &self,
         bucket: &str,
@@ -146,23 +333,42 @@ pub trait Metadata: Send + Sync + fmt::Debug {
         after: Option<&str>,
         limit: usize,
     ) -> Result<ObjectPage, StoreError>;
+    /// Every version under `prefix`, by key, newest first; `after` is a page's `next`.
+    fn list_versions(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<VersionPage, StoreError>;
     /// Blob ids referenced in `backend` (for the orphan sweep).
-    fn blob_refs(&self, backend: &str) -> Result<Vec<String>, StoreError>;
+    fn blob_refs(&self, backend: &str) -> Result<Vec<BlobId>, StoreError>;
+}
 
+/// Lockbox records, changed only by compare-and-swap.
+pub trait LockboxRecords: Send + Sync + fmt::Debug {
     fn add_lockbox(&self, r: &LockboxRecord) -> Result<(), StoreError>;
     fn lockbox(&self, id: &str) -> Result<Option<LockboxRecord>, StoreError>;
     /// Records of `kind` (of `subject` if given), oldest first.
     fn lockbox_list(
         &self,
-        kind: &str,
+        kind: LockboxKind,
         subject: Option<&str>,
     ) -> Result<Vec<LockboxRecord>, StoreError>;
     /// Replaces the body if the stored version is still `r.version` (and bumps it);
     /// [`StoreError::Conflict`] if another change came first.
     fn update_lockbox(&self, r: &LockboxRecord) -> Result<(), StoreError>;
+}
 
-    /// Organisation settings that only a quorum changes (residency mode, approved
-    /// backends and policies).
+/// Settings that only a quorum changes once adopted (the server's typed document).
+pub trait Settings: Send + Sync + fmt::Debug {
     fn setting(&self, name: &str) -> Result<Option<String>, StoreError>;
     fn set_setting(&self, name: &str, value: &str) -> Result<(), StoreError>;
 }
+
+/// Everything a server node keeps besides blobs. A backend shared by several nodes
+/// (PostgreSQL) must give the same answers as the embedded one, which the
+/// [`crate::conformance`] suite checks.
+pub trait Metadata: Registry + Credentials + Buckets + Objects + LockboxRecords + Settings {}
+
+impl<T: Registry + Credentials + Buckets + Objects + LockboxRecords + Settings> Metadata for T {}

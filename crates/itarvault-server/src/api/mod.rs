@@ -1,22 +1,39 @@
-//! The HTTP API (`docs/openapi.json`).
+//! The HTTP API (`docs/openapi.json`): one route table, one enforcement layer, and
+//! handlers that only adapt HTTP to the vault's service calls.
+//!
+//! The router is built from [`table`] alone, and every route in it is wrapped in
+//! [`enforce`] with the permission the table declares: a route cannot be added without
+//! saying who may use it, and cannot be reached without passing the gate.
 
-mod admin;
-pub mod lockbox;
-mod objects;
-mod ops;
+mod handlers;
 
-pub use objects::{check_key, LABEL_HEADER};
-
+use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
-use axum::extract::{DefaultBodyLimit, FromRequestParts};
+use axum::body::Body;
+use axum::extract::{
+    FromRequest, FromRequestParts, OptionalFromRequest, Query, RawPathParams, Request, State,
+};
+use axum::handler::Handler;
 use axum::http::request::Parts;
-use axum::routing::{delete, get, post};
+use axum::http::{header, Method};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{on, MethodFilter, MethodRouter};
 use axum::Router;
+use futures_util::StreamExt;
+use serde::de::DeserializeOwned;
 
-use crate::error::ApiError;
-use crate::state::{bump, new_request_id, AppState, Caller};
+use crate::error::Error;
+use crate::vault::gate::{LockboxRole, ObjectAction, Permission, Route};
+use crate::vault::{new_request_id, Authorized, Granted, Intent, Presented, Vault};
+use itarvault_store::{LockboxKind, Role};
+
+/// The header that carries an upload's label (or `?label=`).
+pub const LABEL_HEADER: &str = "x-itarvault-label";
+/// The header that names an object version in answers.
+pub const VERSION_HEADER: &str = "x-itarvault-version";
 
 /// The connection a request came on (set per connection): the peer address and, when
 /// the client presented a certificate that verified, the principal it names.
@@ -26,167 +43,460 @@ pub struct Peer {
     pub cert_principal: Option<String>,
 }
 
-/// Every route, as `METHOD path`; the OpenAPI document must describe exactly these
-/// (a test checks).
-pub const ROUTES: &[&str] = &[
-    "GET /healthz",
-    "GET /metrics",
-    "GET /openapi.json",
-    "GET /v1/whoami",
-    "POST /v1/decide",
-    "GET /v1/principals",
-    "POST /v1/principals",
-    "GET /v1/principals/{id}",
-    "POST /v1/principals/{id}/disable",
-    "POST /v1/principals/{id}/enable",
-    "GET /v1/principals/{id}/authorizations",
-    "POST /v1/principals/{id}/authorizations",
-    "DELETE /v1/principals/{id}/authorizations/{auth}",
-    "GET /v1/principals/{id}/tokens",
-    "POST /v1/principals/{id}/tokens",
-    "DELETE /v1/tokens/{id}",
-    "GET /v1/buckets",
-    "POST /v1/buckets",
-    "GET /v1/buckets/{bucket}/objects",
-    "PUT /v1/buckets/{bucket}/objects/{key}",
-    "GET /v1/buckets/{bucket}/objects/{key}",
-    "HEAD /v1/buckets/{bucket}/objects/{key}",
-    "DELETE /v1/buckets/{bucket}/objects/{key}",
-    "GET /v1/lockbox",
-    "POST /v1/lockbox",
-    "GET /v1/lockbox/{id}",
-    "POST /v1/lockbox/{id}/approve",
-    "POST /v1/lockbox/{id}/deny",
-    "POST /v1/lockbox/{id}/revoke",
-    "GET /v1/quorum",
-    "POST /v1/quorum",
-    "GET /v1/quorum/{id}",
-    "POST /v1/quorum/{id}/approve",
-    "POST /v1/quorum/{id}/deny",
-    "GET /v1/audit",
-    "GET /v1/posture",
-];
-
 /// Largest JSON body the admin and decision endpoints accept.
 const MAX_JSON: usize = 4 << 20;
 
-pub fn router(state: Arc<AppState>) -> Router {
-    Router::new()
-        .route("/healthz", get(ops::healthz))
-        .route("/metrics", get(ops::metrics))
-        .route("/openapi.json", get(ops::openapi))
-        .route("/v1/whoami", get(admin::whoami))
-        .route("/v1/decide", post(ops::decide))
-        .route(
+const ADMIN: &[Role] = &[Role::Admin];
+const ADMIN_AUDITOR: &[Role] = &[Role::Admin, Role::Auditor];
+const OPERATIONS: &[Role] = &[Role::Admin, Role::Auditor, Role::Operator];
+
+fn filter(m: &Method) -> MethodFilter {
+    match *m {
+        Method::PUT => MethodFilter::PUT,
+        Method::POST => MethodFilter::POST,
+        Method::DELETE => MethodFilter::DELETE,
+        Method::HEAD => MethodFilter::HEAD,
+        _ => MethodFilter::GET,
+    }
+}
+
+/// One entry of the table: the route's declaration and its handler, on its method.
+fn entry<H, T>(
+    method: Method,
+    path: &'static str,
+    kind: &'static str,
+    permission: Permission,
+    handler: H,
+) -> (Route, MethodRouter<Arc<Vault>>)
+where
+    H: Handler<T, Arc<Vault>>,
+    T: 'static,
+{
+    let router = on(filter(&method), handler);
+    let route = Route {
+        method,
+        path,
+        kind,
+        permission,
+    };
+    (route, router)
+}
+
+/// Every route: method, path, audit kind, who may use it, and its handler. The router
+/// and the route-table test read this one list.
+pub fn table() -> Vec<(Route, MethodRouter<Arc<Vault>>)> {
+    use handlers as h;
+    use Method as M;
+    use Permission::*;
+    let object = "/v1/buckets/{bucket}/objects/{*key}";
+    let entries: Vec<(Route, MethodRouter<Arc<Vault>>)> = vec![
+        entry(M::GET, "/healthz", "health", Public, h::healthz),
+        entry(M::GET, "/openapi.json", "openapi", Public, h::openapi),
+        entry(
+            M::GET,
+            "/metrics",
+            "metrics.read",
+            Roles(OPERATIONS),
+            h::metrics,
+        ),
+        entry(M::GET, "/v1/whoami", "whoami", Authenticated, h::whoami),
+        entry(
+            M::POST,
+            "/v1/decide",
+            "decide.request",
+            Authenticated,
+            h::decide,
+        ),
+        entry(
+            M::GET,
             "/v1/principals",
-            get(admin::list_principals).post(admin::add_principal),
-        )
-        .route("/v1/principals/{id}", get(admin::show_principal))
-        .route(
+            "admin.principal.list",
+            Roles(ADMIN_AUDITOR),
+            h::list_principals,
+        ),
+        entry(
+            M::POST,
+            "/v1/principals",
+            "admin.principal.add",
+            Roles(ADMIN),
+            h::add_principal,
+        ),
+        entry(
+            M::GET,
+            "/v1/principals/{id}",
+            "admin.principal.show",
+            SelfOr(ADMIN_AUDITOR),
+            h::show_principal,
+        ),
+        entry(
+            M::POST,
             "/v1/principals/{id}/disable",
-            post(admin::disable_principal),
-        )
-        .route("/v1/principals/{id}/enable", post(admin::enable_principal))
-        .route(
+            "admin.principal.disable",
+            Roles(ADMIN),
+            h::disable_principal,
+        ),
+        entry(
+            M::POST,
+            "/v1/principals/{id}/enable",
+            "admin.principal.enable",
+            Roles(ADMIN),
+            h::enable_principal,
+        ),
+        entry(
+            M::GET,
             "/v1/principals/{id}/authorizations",
-            get(admin::list_authorizations).post(admin::add_authorization),
-        )
-        .route(
+            "admin.authorization.list",
+            SelfOr(ADMIN_AUDITOR),
+            h::list_authorizations,
+        ),
+        entry(
+            M::POST,
+            "/v1/principals/{id}/authorizations",
+            "admin.authorization.add",
+            Roles(ADMIN),
+            h::add_authorization,
+        ),
+        entry(
+            M::DELETE,
             "/v1/principals/{id}/authorizations/{auth}",
-            delete(admin::revoke_authorization),
-        )
-        .route(
+            "admin.authorization.revoke",
+            Roles(ADMIN),
+            h::revoke_authorization,
+        ),
+        entry(
+            M::GET,
             "/v1/principals/{id}/tokens",
-            get(admin::list_tokens).post(admin::create_token),
-        )
-        .route("/v1/tokens/{id}", delete(admin::revoke_token))
-        .route(
+            "admin.token.list",
+            SelfOr(ADMIN),
+            h::list_tokens,
+        ),
+        entry(
+            M::POST,
+            "/v1/principals/{id}/tokens",
+            "admin.token.create",
+            SelfOr(ADMIN),
+            h::create_token,
+        ),
+        entry(
+            M::DELETE,
+            "/v1/tokens/{id}",
+            "admin.token.revoke",
+            TokenOwnerOr(ADMIN),
+            h::revoke_token,
+        ),
+        entry(
+            M::GET,
             "/v1/buckets",
-            get(admin::list_buckets).post(admin::create_bucket),
-        )
-        .route("/v1/buckets/{bucket}/objects", get(objects::list))
-        .route(
-            "/v1/buckets/{bucket}/objects/{*key}",
-            get(objects::get)
-                .put(objects::put)
-                .head(objects::head)
-                .delete(objects::delete),
-        )
-        .route(
+            "bucket.list",
+            Authenticated,
+            h::list_buckets,
+        ),
+        entry(
+            M::POST,
+            "/v1/buckets",
+            "admin.bucket.create",
+            Roles(ADMIN),
+            h::create_bucket,
+        ),
+        entry(
+            M::GET,
+            "/v1/buckets/{bucket}/objects",
+            "object.list",
+            List,
+            h::list_objects,
+        ),
+        entry(
+            M::PUT,
+            object,
+            "object.put",
+            Object(ObjectAction::Write),
+            h::put_object,
+        ),
+        entry(
+            M::GET,
+            object,
+            "object.get",
+            Object(ObjectAction::Read),
+            h::get_object,
+        ),
+        entry(
+            M::HEAD,
+            object,
+            "object.head",
+            Object(ObjectAction::Head),
+            h::head_object,
+        ),
+        entry(
+            M::DELETE,
+            object,
+            "object.delete",
+            Object(ObjectAction::Delete),
+            h::delete_object,
+        ),
+        entry(
+            M::GET,
             "/v1/lockbox",
-            get(lockbox::list_requests).post(lockbox::file_request),
-        )
-        .route("/v1/lockbox/{id}", get(lockbox::show_request))
-        .route("/v1/lockbox/{id}/approve", post(lockbox::approve_request))
-        .route("/v1/lockbox/{id}/deny", post(lockbox::deny_request))
-        .route("/v1/lockbox/{id}/revoke", post(lockbox::revoke_request))
-        .route(
+            "lockbox.list",
+            Authenticated,
+            h::list_requests,
+        ),
+        entry(
+            M::POST,
+            "/v1/lockbox",
+            "lockbox.request",
+            Authenticated,
+            h::file_request,
+        ),
+        entry(
+            M::GET,
+            "/v1/lockbox/{id}",
+            "lockbox.show",
+            Lockbox(LockboxKind::Access, LockboxRole::Party),
+            h::show_request,
+        ),
+        entry(
+            M::POST,
+            "/v1/lockbox/{id}/approve",
+            "lockbox.approve",
+            Lockbox(LockboxKind::Access, LockboxRole::Approver),
+            h::approve_request,
+        ),
+        entry(
+            M::POST,
+            "/v1/lockbox/{id}/deny",
+            "lockbox.deny",
+            Lockbox(LockboxKind::Access, LockboxRole::Approver),
+            h::deny_request,
+        ),
+        entry(
+            M::POST,
+            "/v1/lockbox/{id}/revoke",
+            "lockbox.revoke",
+            Lockbox(LockboxKind::Access, LockboxRole::Revoker),
+            h::revoke_request,
+        ),
+        entry(
+            M::GET,
             "/v1/quorum",
-            get(lockbox::list_proposals).post(lockbox::create_proposal),
-        )
-        .route("/v1/quorum/{id}", get(lockbox::show_proposal))
-        .route("/v1/quorum/{id}/approve", post(lockbox::approve_proposal))
-        .route("/v1/quorum/{id}/deny", post(lockbox::deny_proposal))
-        .route("/v1/audit", get(ops::audit_trail))
-        .route("/v1/posture", get(ops::posture))
-        .layer(DefaultBodyLimit::max(MAX_JSON))
-        .with_state(state)
+            "quorum.list",
+            Authenticated,
+            h::list_proposals,
+        ),
+        entry(
+            M::POST,
+            "/v1/quorum",
+            "quorum.propose",
+            Roles(ADMIN),
+            h::create_proposal,
+        ),
+        entry(
+            M::GET,
+            "/v1/quorum/{id}",
+            "quorum.show",
+            Lockbox(LockboxKind::Quorum, LockboxRole::Party),
+            h::show_proposal,
+        ),
+        entry(
+            M::POST,
+            "/v1/quorum/{id}/approve",
+            "quorum.approve",
+            Lockbox(LockboxKind::Quorum, LockboxRole::Approver),
+            h::approve_proposal,
+        ),
+        entry(
+            M::POST,
+            "/v1/quorum/{id}/deny",
+            "quorum.deny",
+            Lockbox(LockboxKind::Quorum, LockboxRole::Approver),
+            h::deny_proposal,
+        ),
+        entry(
+            M::GET,
+            "/v1/audit",
+            "audit.read",
+            Roles(ADMIN_AUDITOR),
+            h::audit_trail,
+        ),
+        entry(
+            M::GET,
+            "/v1/posture",
+            "posture.read",
+            Roles(ADMIN_AUDITOR),
+            h::posture,
+        ),
+    ];
+    entries
 }
 
-/// Appends one audit record; a failure to record fails the request.
-async fn record(st: &AppState, ev: itarvault_audit::Event) -> Result<(), ApiError> {
-    st.audit
-        .record(ev)
+/// The router: each route of [`table`] behind [`enforce`] with its own declaration.
+pub fn router(vault: Arc<Vault>) -> Router {
+    let mut app = Router::new();
+    for (route, handler) in table() {
+        let path = route.path;
+        let layered = handler.route_layer(middleware::from_fn_with_state(
+            (vault.clone(), route),
+            enforce,
+        ));
+        app = app.route(path, layered);
+    }
+    app.with_state(vault)
+}
+
+/// The enforcement layer: authenticate, then [`Vault::authorize`]; the handler runs
+/// only with the proof it needs in the request's extensions.
+async fn enforce(
+    State((vault, route)): State<(Arc<Vault>, Route)>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if route.permission == Permission::Public {
+        return next.run(request).await;
+    }
+    let (mut parts, body) = request.into_parts();
+    let peer = parts.extensions.get::<Peer>().cloned();
+    let addr = peer
+        .as_ref()
+        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |p| p.addr.ip());
+    let located = vault.locate(addr, &parts.headers);
+    let presented = Presented {
+        authorization: parts.headers.get(header::AUTHORIZATION).cloned(),
+        cert_principal: peer.and_then(|p| p.cert_principal),
+    };
+    let caller = match vault
+        .authenticate(&presented, located, new_request_id())
         .await
-        .map(|_| ())
-        .map_err(|e| ApiError::audit_unavailable(&e))
-}
-
-/// The audit outcome of an administrative or lockbox action: a refusal (403) is a
-/// `deny`, any other failure an `error`.
-fn outcome<T>(res: &Result<T, ApiError>) -> &'static str {
-    match res {
-        Ok(_) => "ok",
-        Err(e) if e.status == axum::http::StatusCode::FORBIDDEN => "deny",
-        Err(_) => "error",
+    {
+        Ok(c) => c,
+        Err(e) => return refuse(body, e).await,
+    };
+    let intent = match intent(&mut parts).await {
+        Ok(i) => i,
+        Err(e) => return refuse(body, e).await,
+    };
+    match vault.authorize(caller, &route, &intent).await {
+        Ok(granted) => {
+            match granted {
+                Granted::Nothing(a) => parts.extensions.insert(a).map(drop),
+                Granted::Read(a) => parts.extensions.insert(a).map(drop),
+                Granted::Write(a) => parts.extensions.insert(a).map(drop),
+                Granted::Delete(a) => parts.extensions.insert(a).map(drop),
+                Granted::List(a) => parts.extensions.insert(a).map(drop),
+                Granted::Lockbox(a) => parts.extensions.insert(a).map(drop),
+            };
+            next.run(Request::from_parts(parts, body)).await
+        }
+        Err(e) => refuse(body, e).await,
     }
 }
 
-impl FromRequestParts<Arc<AppState>> for Caller {
-    type Rejection = ApiError;
+/// What the gate needs from the request: path parameters, `?version=`, the label.
+async fn intent(parts: &mut Parts) -> Result<Intent, Error> {
+    let params = RawPathParams::from_request_parts(parts, &())
+        .await
+        .map_err(|e| Error::invalid("bad-path", e.body_text()))?;
+    let params: HashMap<String, String> = params
+        .iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    let query: HashMap<String, String> = Query::try_from_uri(&parts.uri)
+        .map(|Query(q)| q)
+        .unwrap_or_default();
+    let label = match parts.headers.get(LABEL_HEADER) {
+        Some(h) => Some(
+            h.to_str()
+                .map_err(|_| Error::invalid("label-unparseable", "the label header is not ASCII"))?
+                .to_owned(),
+        ),
+        None => query.get("label").cloned(),
+    };
+    Ok(Intent {
+        params,
+        version: query.get("version").cloned(),
+        label,
+        list_versions: query.get("versions").is_some_and(|v| v == "true"),
+    })
+}
 
-    async fn from_request_parts(parts: &mut Parts, st: &Arc<AppState>) -> Result<Self, ApiError> {
-        bump(&st.metrics.requests, 1);
-        let peer = parts.extensions.get::<Peer>();
-        let addr = peer.map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |p| p.addr.ip());
-        let cert = peer.and_then(|p| p.cert_principal.clone());
-        let located = st.locate(addr, &parts.headers);
-        st.authenticate(&parts.headers, cert, located, new_request_id())
-            .await
+/// Answers a refusal. What the client is still sending is read and discarded first (a
+/// bounded amount), so that a client busy sending its body reads the answer instead of
+/// seeing the connection reset under it.
+async fn refuse(body: Body, err: Error) -> Response {
+    const MAX_DRAIN: usize = 16 << 20;
+    let mut stream = body.into_data_stream();
+    let mut n = 0usize;
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        while let Some(Ok(piece)) = stream.next().await {
+            n += piece.len();
+            if n > MAX_DRAIN {
+                break;
+            }
+        }
+    })
+    .await;
+    err.into_response()
+}
+
+impl<T: Send + Sync + 'static> FromRequestParts<Arc<Vault>> for Authorized<T> {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, _: &Arc<Vault>) -> Result<Self, Error> {
+        parts.extensions.remove::<Authorized<T>>().ok_or_else(|| {
+            Error::bug(format!(
+                "{} {}: the route table's permission does not give the handler what it needs",
+                parts.method,
+                parts.uri.path()
+            ))
+        })
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// A JSON body, parsed into its type with the path of what does not fit, as a 400.
+#[derive(Debug)]
+pub struct Json<T>(pub T);
 
-    #[test]
-    fn the_openapi_document_describes_exactly_the_routes() {
-        let doc: serde_json::Value = serde_json::from_str(ops::OPENAPI).unwrap();
-        let mut documented: Vec<String> = doc["paths"]
-            .as_object()
-            .unwrap()
-            .iter()
-            .flat_map(|(path, ops)| {
-                ops.as_object()
-                    .unwrap()
-                    .keys()
-                    .map(move |m| format!("{} {path}", m.to_uppercase()))
-            })
-            .collect();
-        documented.sort();
-        let mut routes: Vec<String> = ROUTES.iter().map(ToString::to_string).collect();
-        routes.sort();
-        assert_eq!(documented, routes);
+async fn body_bytes(req: Request) -> Result<bytes::Bytes, Error> {
+    axum::body::to_bytes(req.into_body(), MAX_JSON)
+        .await
+        .map_err(|e| Error::invalid("bad-body", format!("reading the body: {e}")))
+}
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
+    type Rejection = Error;
+
+    async fn from_request(req: Request, _: &S) -> Result<Self, Error> {
+        parse_json(&body_bytes(req).await?)
     }
+}
+
+/// An optional JSON body: none when the request has no body.
+impl<T: DeserializeOwned, S: Send + Sync> OptionalFromRequest<S> for Json<T> {
+    type Rejection = Error;
+
+    async fn from_request(req: Request, _: &S) -> Result<Option<Self>, Error> {
+        let bytes = body_bytes(req).await?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(None);
+        }
+        parse_json(&bytes).map(Some)
+    }
+}
+
+fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<Json<T>, Error> {
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(de).map(Json).map_err(|e| {
+        let path = e.path().to_string();
+        let path = if path == "." {
+            "$".to_owned()
+        } else {
+            format!("$.{path}")
+        };
+        Error::invalid(
+            "invalid-input",
+            format!("the request body is invalid at `{path}`: {}", e.inner()),
+        )
+        .problems(vec![itarvault_policy::InputProblem {
+            path,
+            message: e.inner().to_string(),
+        }])
+    })
 }

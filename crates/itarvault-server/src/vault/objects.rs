@@ -1,0 +1,532 @@
+//! Objects: streamed in and out, encrypted at rest, every version kept up to the
+//! bucket's bound. What reaches these functions already passed the gate; what they
+//! release or change is recorded before the caller sees it.
+
+use std::io;
+use std::pin::Pin;
+
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt};
+use itarvault_audit::{Event, Reason as AuditReason};
+use itarvault_keys::KeyRef;
+use itarvault_scan::Conflict;
+use itarvault_store::{DeleteMarker, ObjectRecord, Version, VersionId};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use tokio::sync::mpsc;
+
+use super::gate::{Authorized, BucketList, ObjectDelete, ObjectRead, ObjectWrite};
+use super::{bump, Vault};
+use crate::config::OnMismatch;
+use crate::error::{Detail, Error};
+use crate::pipeline::{self, PipelineError};
+
+/// A body of plaintext on its way to the client.
+pub type BodyStream = Pin<Box<dyn Stream<Item = Result<Bytes, io::Error>> + Send>>;
+
+/// What an allowed read hands the client.
+pub enum Release {
+    /// A small object, already decrypted and authenticated whole.
+    Whole(ObjectRecord, Bytes),
+    /// A larger one, each chunk released once it authenticated.
+    Stream(ObjectRecord, BodyStream),
+}
+
+impl std::fmt::Debug for Release {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (kind, o) = match self {
+            Self::Whole(o, _) => ("whole", o),
+            Self::Stream(o, _) => ("stream", o),
+        };
+        f.debug_struct("Release")
+            .field("kind", &kind)
+            .field("object", &o.key)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `?prefix=&after=&limit=&versions=` of a listing.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    #[serde(default)]
+    pub prefix: String,
+    pub after: Option<String>,
+    pub limit: Option<usize>,
+    #[serde(default)]
+    pub versions: bool,
+}
+
+/// A page of a listing, with only what the caller may see.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum Listing {
+    Objects {
+        objects: Vec<ObjectRecord>,
+        next: Option<String>,
+    },
+    Versions {
+        versions: Vec<Version>,
+        next: Option<String>,
+    },
+}
+
+/// The rules a content check relied on, as audit reasons (`scan:<rule>`, citation).
+fn scan_reasons(rules: &[String], scanner: &itarvault_scan::Scanner) -> Vec<AuditReason> {
+    let mut out: Vec<AuditReason> = Vec::new();
+    for id in rules {
+        if out
+            .iter()
+            .any(|r| r.rule.strip_prefix("scan:") == Some(id.as_str()))
+        {
+            continue;
+        }
+        let cite = scanner
+            .rules()
+            .find(|r| &r.id == id)
+            .map(|r| r.cite.clone());
+        out.push(AuditReason {
+            rule: format!("scan:{id}"),
+            cite: cite.unwrap_or_default(),
+        });
+    }
+    out
+}
+
+fn pipeline_error(e: PipelineError) -> Error {
+    match &e {
+        PipelineError::TooLarge(_) => Error::TooLarge(Detail {
+            error: "too-large",
+            message: e.to_string(),
+            ..Detail::default()
+        }),
+        PipelineError::Body(_) => Error::invalid("incomplete-body", e.to_string()).hint(
+            "the connection closed before the whole body arrived; nothing was stored, retry the upload",
+        ),
+        PipelineError::Content(c) => {
+            let hint = match c {
+                Conflict::Classified { .. } => "do not retry: report the spill to your facility security officer (32 CFR 117.8)".to_string(),
+                Conflict::Mislabelled { suggested, .. } => format!(
+                    "if the marking is right, upload with the label `{suggested}` (a person picks the category where it says only ITAR); if the marking is stale, correct the document first"
+                ),
+            };
+            Error::Unprocessable(Detail {
+                error: c.code(),
+                message: c.to_string(),
+                hint: Some(hint),
+                ..Detail::default()
+            })
+        }
+        PipelineError::Seal(_) | PipelineError::Open(_) => {
+            Error::unavailable("crypto-failed", format!("the envelope operation failed: {e}"))
+        }
+        PipelineError::Store(_) | PipelineError::Write(_) => {
+            Error::unavailable("storage-unavailable", format!("storing the object failed: {e}"))
+        }
+        PipelineError::LabelMismatch { .. } => Error::unavailable("integrity", e.to_string()),
+        PipelineError::ClientGone | PipelineError::ScanFailed => Error::bug(e.to_string()),
+    }
+}
+
+impl Vault {
+    /// The metadata of an allowed HEAD (the gate recorded the release).
+    pub fn head_object(&self, auth: &Authorized<ObjectRead>) -> ObjectRecord {
+        auth.target().object.clone()
+    }
+
+    /// Opens an allowed object and releases its plaintext. Unwrapping the data key is a
+    /// key use; it and the release are recorded before the first byte leaves.
+    pub async fn get_object(&self, auth: Authorized<ObjectRead>) -> Result<Release, Error> {
+        let ObjectRead {
+            backend, object, ..
+        } = auth.target();
+        let mut event = auth.event("ok");
+        event.action = Some("read".into());
+        event.bucket = Some(object.bucket.clone());
+        event.object = Some(object.key.clone());
+        event.label = Some(object.label.to_string());
+        let (size, whole) = (object.size, object.size <= pipeline::WHOLE_MAX);
+        let opened = {
+            let keyring = self.keyring.clone();
+            let store = backend.store.clone();
+            let blob = object.blob.clone();
+            let recorded = object.label.to_string();
+            tokio::task::spawn_blocking(move || {
+                let op = pipeline::open_blob(&keyring, store.as_ref(), &blob, &recorded)?;
+                let keys = op.keys.clone();
+                let release = if whole {
+                    Opened::Whole(pipeline::open_whole(op, size)?)
+                } else {
+                    Opened::Stream(Box::new(op))
+                };
+                Ok::<_, PipelineError>((keys, release))
+            })
+            .await
+        };
+        let (keys, opened) = match opened {
+            Ok(Ok(r)) => r,
+            Ok(Err(e)) => {
+                return Err(self
+                    .fail(
+                        event,
+                        Error::unavailable(
+                            "object-unreadable",
+                            format!("opening the object failed: {e}"),
+                        ),
+                    )
+                    .await)
+            }
+            Err(e) => {
+                return Err(self
+                    .fail(event, Error::bug(format!("open task failed: {e}")))
+                    .await)
+            }
+        };
+        event.key = Some(format!("unwrap {keys}"));
+        event.detail = Some(format!("{size} bytes released"));
+        // The release is durable in the audit trail before the first byte leaves.
+        self.record(vec![event.clone()]).await?;
+        let object = object.clone();
+        match opened {
+            Opened::Whole(plain) => {
+                bump(&self.metrics.bytes_out, plain.len() as u64);
+                Ok(Release::Whole(object, plain))
+            }
+            Opened::Stream(op) => Ok(Release::Stream(object, self.stream(*op, size, event))),
+        }
+    }
+
+    /// Decrypts on a blocking thread into a channel the HTTP body reads; an early end
+    /// (a damaged body, a client that left) is recorded too.
+    fn stream(&self, opened: pipeline::Opened, size: u64, release: Event) -> BodyStream {
+        let (tx, rx) = mpsc::channel::<Result<Bytes, io::Error>>(8);
+        let audit = self.audit.clone();
+        let rt = tokio::runtime::Handle::current();
+        tokio::task::spawn_blocking(move || {
+            if let Err(e) = pipeline::open_to_channel(opened, size, tx) {
+                tracing::warn!(error = %e, "download ended early");
+                let mut end = release;
+                end.kind = "object.get.end".into();
+                end.outcome = "error".into();
+                end.reasons.clear();
+                end.key = None;
+                end.detail = Some(e.to_string());
+                if let Err(e) = rt.block_on(audit.record(end)) {
+                    tracing::error!(error = %e, "could not record the end of a download");
+                }
+            }
+        });
+        let metrics = self.metrics.clone();
+        Box::pin(futures_util::stream::unfold(rx, move |mut rx| {
+            let metrics = metrics.clone();
+            async move {
+                let item = rx.recv().await?;
+                if let Ok(b) = &item {
+                    bump(&metrics.bytes_out, b.len() as u64);
+                }
+                Some((item, rx))
+            }
+        }))
+    }
+
+    /// Stores an allowed upload as the key's new current version. Nothing is visible
+    /// unless the envelope is durable, its row committed and its record written.
+    pub async fn put_object<S, E>(
+        &self,
+        auth: Authorized<ObjectWrite>,
+        body: S,
+    ) -> Result<ObjectRecord, Error>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Send + Unpin,
+        E: std::fmt::Display,
+    {
+        let ObjectWrite {
+            bucket,
+            backend,
+            key,
+            label,
+        } = auth.target();
+        let mut event = auth.event("ok");
+        event.action = Some("write".into());
+        event.bucket = Some(bucket.name.clone());
+        event.object = Some(key.clone());
+        event.label = Some(label.to_string());
+        let version = match VersionId::random() {
+            Ok(v) => v,
+            Err(e) => return Err(self.fail(event, e.into()).await),
+        };
+        let (tx, rx) = mpsc::channel::<Result<Bytes, io::Error>>(16);
+        let worker = {
+            let keyring = self.keyring.clone();
+            let scanner = self.scanner.clone();
+            let label = label.clone();
+            let store = backend.store.clone();
+            let key_ref = KeyRef::local(&bucket.key_id);
+            let max = self.config.limits.max_object_bytes;
+            let reject_mismatch = self.config.scan.on_mismatch == OnMismatch::Reject;
+            tokio::task::spawn_blocking(move || {
+                let check = pipeline::ContentCheck {
+                    scanner: &scanner,
+                    reject_mismatch,
+                };
+                pipeline::seal_to_blob(&keyring, &key_ref, label, store.as_ref(), rx, max, check)
+            })
+        };
+        let mut body = body;
+        while let Some(piece) = body.next().await {
+            let piece = piece.map_err(|e| io::Error::other(e.to_string()));
+            let failed = piece.is_err();
+            if let Ok(p) = &piece {
+                bump(&self.metrics.bytes_in, p.len() as u64);
+            }
+            if tx.send(piece).await.is_err() || failed {
+                break;
+            }
+        }
+        drop(tx);
+        let sealed = match worker.await {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => {
+                if let PipelineError::Content(c) = &e {
+                    event.reasons = scan_reasons(c.rules(), &self.scanner);
+                }
+                return Err(self.fail(event, pipeline_error(e)).await);
+            }
+            Err(e) => {
+                return Err(self
+                    .fail(event, Error::bug(format!("upload task failed: {e}")))
+                    .await)
+            }
+        };
+        let record = ObjectRecord {
+            bucket: bucket.name.clone(),
+            key: key.clone(),
+            version,
+            blob: sealed.blob.clone(),
+            backend: backend.name.clone(),
+            label: label.clone(),
+            size: sealed.size,
+            envelope_size: sealed.envelope_size,
+            created: OffsetDateTime::now_utc(),
+            created_by: auth.caller().id().to_owned(),
+        };
+        if let Err(e) = self.objects.put_version(&Version::Object(record.clone())) {
+            let _ = backend.store.delete(&sealed.blob);
+            return Err(self.fail(event, e.into()).await);
+        }
+        event.key = Some(format!("wrap {}", sealed.keys));
+        let found = &sealed.content.findings;
+        let rules: Vec<String> = found.iter().map(|f| f.rule.clone()).collect();
+        event.reasons = scan_reasons(&rules, &self.scanner);
+        let content = match &sealed.content.conflict {
+            Some(c) => format!("content check FLAGGED: {c}"),
+            None if found.is_empty() => "content check: no markings".into(),
+            None => format!(
+                "content check: {} marking(s), consistent with the label",
+                found.len()
+            ),
+        };
+        event.detail = Some(format!(
+            "version {}: {} bytes, envelope {} bytes; {content}",
+            record.version, sealed.size, sealed.envelope_size
+        ));
+        // The version is committed; the acknowledgement waits for its record. Without
+        // a record it must not stay visible: remove it (the previous one is current
+        // again) and drop its blob.
+        if let Err(e) = self.record(vec![event]).await {
+            match self
+                .objects
+                .delete_version(&record.bucket, &record.key, &record.version)
+            {
+                Ok(_) => {
+                    let _ = backend.store.delete(&sealed.blob);
+                }
+                Err(u) => {
+                    tracing::error!(error = %u, "could not undo an upload whose audit record failed")
+                }
+            }
+            return Err(e);
+        }
+        self.prune(&record.bucket, &record.key, bucket.versions_kept);
+        Ok(record)
+    }
+
+    /// Keeps a key's old versions within the bucket's bound; their blobs go too. Best
+    /// effort: what is left over is pruned at the next write, and a blob whose row is
+    /// gone is swept at the next start.
+    fn prune(&self, bucket: &str, key: &str, keep: u32) {
+        match self.objects.prune(bucket, key, keep) {
+            Ok(pruned) => {
+                for o in pruned {
+                    if let Ok(b) = self.backend(&o.backend) {
+                        if let Err(e) = b.store.delete(&o.blob) {
+                            tracing::warn!(error = %e, "could not delete a pruned version's blob; the orphan sweep will");
+                        }
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "could not prune old versions"),
+        }
+    }
+
+    /// Deletes an allowed target: the current version (a delete marker takes its
+    /// place, older versions stay) or one version for good.
+    pub async fn delete_object(&self, auth: Authorized<ObjectDelete>) -> Result<Version, Error> {
+        let ObjectDelete {
+            bucket,
+            key,
+            version,
+            target,
+        } = auth.target();
+        let mut event = auth.event("ok");
+        event.action = Some("delete".into());
+        event.bucket = Some(bucket.name.clone());
+        event.object = Some(key.clone());
+        if let Version::Object(o) = target {
+            event.label = Some(o.label.to_string());
+        }
+        let res = match version {
+            None => self.add_marker(auth.caller().id(), &bucket.name, key),
+            Some(v) => self
+                .objects
+                .delete_version(&bucket.name, key, v)
+                .map_err(Error::from)
+                .and_then(|gone| {
+                    let gone = gone.ok_or_else(|| {
+                        Error::not_found(format!("object `{key}` has no version `{v}`"))
+                    })?;
+                    Ok((gone, format!("version {v} deleted for good")))
+                }),
+        };
+        let done = self.finish(event, res).await?;
+        if version.is_some() {
+            if let Version::Object(o) = &done {
+                if let Ok(b) = self.backend(&o.backend) {
+                    if let Err(e) = b.store.delete(&o.blob) {
+                        tracing::warn!(error = %e, "could not delete a blob; the orphan sweep will");
+                    }
+                }
+            }
+        } else {
+            self.prune(&bucket.name, key, bucket.versions_kept);
+        }
+        Ok(done)
+    }
+
+    fn add_marker(&self, by: &str, bucket: &str, key: &str) -> Result<(Version, String), Error> {
+        let marker = Version::DeleteMarker(DeleteMarker {
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+            version: VersionId::random()?,
+            created: OffsetDateTime::now_utc(),
+            created_by: by.to_owned(),
+        });
+        self.objects.put_version(&marker)?;
+        let detail = format!(
+            "delete marker {} is now current; older versions are kept",
+            marker.version()
+        );
+        Ok((marker, detail))
+    }
+
+    /// A page of a bucket's listing with only what the caller may read from where they
+    /// are; the record says how many entries were withheld.
+    pub async fn list_objects(
+        &self,
+        auth: Authorized<BucketList>,
+        q: ListQuery,
+    ) -> Result<Listing, Error> {
+        let mut event = auth.event("ok");
+        let bucket = auth.target().bucket.name.clone();
+        event.bucket = Some(bucket.clone());
+        event.action = Some("read".into());
+        let res = self.listing(&auth, &bucket, &q);
+        self.finish(event, res).await
+    }
+
+    fn listing(
+        &self,
+        auth: &Authorized<BucketList>,
+        bucket: &str,
+        q: &ListQuery,
+    ) -> Result<(Listing, String), Error> {
+        let max = self.config.limits.max_list;
+        let limit = q.limit.unwrap_or(max).clamp(1, max);
+        let (listing, shown, withheld) = if q.versions || auth.target().versions {
+            let page = self
+                .objects
+                .list_versions(bucket, &q.prefix, q.after.as_deref(), limit)?;
+            let (versions, withheld) = self.visible_versions(auth, page.versions)?;
+            let shown = versions.len();
+            (
+                Listing::Versions {
+                    versions,
+                    next: page.next,
+                },
+                shown,
+                withheld,
+            )
+        } else {
+            let page = self
+                .objects
+                .list_objects(bucket, &q.prefix, q.after.as_deref(), limit)?;
+            let total = page.objects.len();
+            let mut objects = Vec::with_capacity(total);
+            for o in page.objects {
+                if self.listable(auth, &o)? {
+                    objects.push(o);
+                }
+            }
+            let shown = objects.len();
+            (
+                Listing::Objects {
+                    objects,
+                    next: page.next,
+                },
+                shown,
+                total - shown,
+            )
+        };
+        let detail = format!(
+            "prefix `{}`: {shown} entries shown, {withheld} withheld",
+            q.prefix
+        );
+        Ok((listing, detail))
+    }
+
+    /// The versions of a page the caller may see. A delete marker has no label: it is
+    /// shown only beside an object version of the same key that the caller may read.
+    fn visible_versions(
+        &self,
+        auth: &Authorized<BucketList>,
+        versions: Vec<Version>,
+    ) -> Result<(Vec<Version>, usize), Error> {
+        let mut readable_keys = std::collections::HashSet::new();
+        let mut keep = Vec::with_capacity(versions.len());
+        for v in &versions {
+            let ok = match v {
+                Version::Object(o) => self.listable(auth, o)?,
+                Version::DeleteMarker(_) => false,
+            };
+            if ok {
+                readable_keys.insert(v.key().to_owned());
+            }
+            keep.push(ok);
+        }
+        let total = versions.len();
+        let shown: Vec<Version> = versions
+            .into_iter()
+            .zip(keep)
+            .filter(|(v, ok)| *ok || readable_keys.contains(v.key()))
+            .map(|(v, _)| v)
+            .collect();
+        let withheld = total - shown.len();
+        Ok((shown, withheld))
+    }
+}
+
+/// What an open task produced.
+enum Opened {
+    Whole(Bytes),
+    Stream(Box<pipeline::Opened>),
+}
