@@ -595,6 +595,10 @@ pub enum PrincipalsCommand {
         /// A citizenship (ISO 3166-1 alpha-2); repeat for every one the person holds.
         #[arg(long = "citizenship")]
         citizenships: Vec<String>,
+        /// A citizenship the person once held and no longer holds; repeatable. The
+        /// ITAR attributes it like a current one (22 CFR 120.50(b)).
+        #[arg(long = "former-citizenship")]
+        former_citizenships: Vec<String>,
         /// A foreign person's country of permanent residence.
         #[arg(long)]
         permanent_residence: Option<String>,
@@ -627,11 +631,15 @@ pub fn principals(c: &ClientArgs, out: OutputArgs, cmd: PrincipalsCommand) -> an
             id,
             status,
             citizenships,
+            former_citizenships,
             permanent_residence,
             roles,
             justification,
         } => {
-            let mut b = json!({"id": id, "person_status": status, "citizenships": citizenships, "roles": roles});
+            let mut b = json!({
+                "id": id, "person_status": status, "citizenships": citizenships,
+                "former_citizenships": former_citizenships, "roles": roles,
+            });
             if let Some(r) = permanent_residence {
                 b["permanent_residence"] = json!(r);
             }

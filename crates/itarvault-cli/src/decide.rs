@@ -1,5 +1,5 @@
 //! `itarvault decide`, `countries`, `categories`, `policy`: the export decision engine
-//! from the command line (`shared/spec/decision.md`).
+//! from the command line (docs/rules.md).
 
 use std::cell::Cell;
 use std::fmt;
@@ -9,8 +9,8 @@ use std::rc::Rc;
 
 use anyhow::{bail, Context as _};
 use clap::Subcommand;
-use itarvault_policy::data::{data, parse_ymd, ymd, Country};
-use itarvault_policy::{Decision, Engine, InvalidInput, OrgPolicies, Request};
+use itarvault_policy::data::{data, parse_ymd, ymd};
+use itarvault_policy::{decide_element, Decision, Engine, InvalidInput, OrgPolicies};
 use serde::de::{SeqAccess, Visitor};
 use serde_json::{json, Value};
 
@@ -30,18 +30,12 @@ pub fn load_policies(paths: &[PathBuf]) -> anyhow::Result<Option<OrgPolicies>> {
     Ok(itarvault_server::load_policies(paths)?)
 }
 
-fn invalid_json(e: &InvalidInput, index: Option<usize>) -> Value {
-    let problems: Vec<_> =
-        e.0.iter()
-            .map(|p| {
-                let path = match index {
-                    Some(i) => p.path.replacen('$', &format!("$[{i}]"), 1),
-                    None => p.path.clone(),
-                };
-                json!({ "path": path, "message": p.message })
-            })
-            .collect();
-    json!({ "error": "invalid_input", "problems": problems })
+/// `--as-of`: the day requests without `context.time` are judged at, from its start
+/// (UTC).
+pub fn parse_as_of(text: &str) -> Result<time::OffsetDateTime, String> {
+    parse_ymd(text)
+        .map(|day| day.midnight().assume_utc())
+        .ok_or_else(|| format!("`{text}` is not a date: write it as YYYY-MM-DD, e.g. 2026-12-02"))
 }
 
 fn print_invalid(e: &InvalidInput) {
@@ -71,15 +65,16 @@ fn emit(out: &mut impl Write, d: &Decision, explain: bool) -> io::Result<()> {
     }
 }
 
-/// Decides one request (or, with `batch`, a JSON array of requests, streamed).
+/// Decides one request (or, with `batch`, a JSON array of requests, streamed). `now` is
+/// the time of requests without `context.time`.
 pub fn decide(
     input: &Path,
     batch: bool,
     explain: bool,
+    now: time::OffsetDateTime,
     engine: &Engine,
 ) -> anyhow::Result<Outcome> {
     let reader = open(input)?;
-    let now = time::OffsetDateTime::now_utc();
     let stdout = io::stdout();
     let mut out = io::BufWriter::new(stdout.lock());
     if !batch {
@@ -99,9 +94,9 @@ pub fn decide(
             eprintln!("error: the request is a JSON array\npass --batch to decide many requests");
             return Ok(Outcome::Invalid);
         }
-        return match Request::from_json(&v, now) {
-            Ok(r) => {
-                let d = engine.decide(&r);
+        return match decide_element(&v, None, now, engine) {
+            Ok(decided) => {
+                let d = decided.decision;
                 emit(&mut out, &d, explain)?;
                 if !explain {
                     writeln!(out)?;
@@ -162,7 +157,7 @@ pub fn decide(
     }
     if any_invalid {
         eprintln!(
-            "error: some requests in the batch were invalid; see the `invalid_input` entries"
+            "error: some requests in the batch were invalid; see the `invalid-input` entries"
         );
         return Ok(Outcome::Invalid);
     }
@@ -222,9 +217,9 @@ impl<'de, W: Write> Visitor<'de> for &mut BatchState<'_, W> {
                 if i > 0 && !self.explain {
                     self.out.write_all(b",\n")?;
                 }
-                match Request::from_json(&v, self.now) {
-                    Ok(r) => {
-                        let d = self.engine.decide(&r);
+                match decide_element(&v, Some(i), self.now, self.engine) {
+                    Ok(decided) => {
+                        let d = decided.decision;
                         self.any_deny |= !d.is_allow();
                         if self.explain {
                             writeln!(self.out, "# request {i}")?;
@@ -233,7 +228,7 @@ impl<'de, W: Write> Visitor<'de> for &mut BatchState<'_, W> {
                     }
                     Err(e) => {
                         self.any_invalid = true;
-                        let j = invalid_json(&e, Some(i));
+                        let j = e.to_json();
                         if self.explain {
                             writeln!(self.out, "# request {i}: invalid\n{j}")
                         } else {
@@ -262,9 +257,7 @@ pub fn countries(out: OutputArgs, as_of: Option<&str>) -> anyhow::Result<()> {
         .entries
         .iter()
         .map(|e| {
-            let c = Country::parse(&e.code);
-            let listed = c.is_some_and(|c| d.proscribed_on(c, day).is_some());
-            let status = if listed {
+            let status = if d.proscribed_on(e.code, day).is_some() {
                 "proscribed"
             } else if e.suspended.iter().any(|s| s.from <= day && day <= s.to) {
                 "suspended"
@@ -273,20 +266,24 @@ pub fn countries(out: OutputArgs, as_of: Option<&str>) -> anyhow::Result<()> {
             } else {
                 "not yet listed"
             };
-            json!({ "code": e.code, "name": e.name, "tier": format!("{:?}", e.tier).to_lowercase(), "cite": e.cite(),
-                    "status": status, "follows": e.follows,
+            json!({ "code": e.code.as_str(), "name": e.name, "tier": format!("{:?}", e.tier).to_lowercase(), "cite": e.cite(),
+                    "status": status, "follows": e.follows.as_ref().map(|c| c.as_str()),
                     "listed_from": e.listed_from.map(ymd), "listed_until": e.listed_until.map(ymd),
                     "suspended": e.suspended.iter().map(|s| json!({"from": ymd(s.from), "to": ymd(s.to)})).collect::<Vec<_>>() })
         })
         .collect();
+    let codes = |list: &[itarvault_policy::data::Country]| -> Vec<String> {
+        list.iter().map(ToString::to_string).collect()
+    };
+    let (table, ear) = (&d.proscribed.edition, &d.ear.edition);
     if out.json {
-        let v = json!({ "title": d.proscribed.title, "source": d.proscribed.source, "effective": ymd(d.proscribed.effective),
-                        "as_of": ymd(day), "entries": rows,
-                        "ear_e1": d.ear.e1, "ear_e2": d.ear.e2, "ear_source": d.ear.source });
+        let v = json!({ "title": table.title, "source": table.source, "effective": ymd(table.effective),
+                        "reviewed": ymd(table.reviewed), "as_of": ymd(day), "entries": rows,
+                        "ear_e1": codes(&d.ear.e1), "ear_e2": codes(&d.ear.e2), "ear_source": ear.source });
         println!("{v}");
         return Ok(());
     }
-    println!("{} — as of {}", d.proscribed.title, ymd(day));
+    println!("{} — as of {}", table.title, ymd(day));
     println!(
         "{:<4} {:<34} {:<22} {:<15} DATES",
         "CODE", "COUNTRY", "CITE", "STATUS"
@@ -320,39 +317,51 @@ pub fn countries(out: OutputArgs, as_of: Option<&str>) -> anyhow::Result<()> {
     }
     println!(
         "\nEAR Country Group E:1 {}; E:2 {}",
-        d.ear.e1.join(", "),
-        d.ear.e2.join(", ")
+        codes(&d.ear.e1).join(", "),
+        codes(&d.ear.e2).join(", ")
     );
     println!("sources:");
-    for s in d.proscribed.source.iter().chain(&d.ear.source) {
+    for s in table.source.iter().chain(&ear.source) {
         println!("  {s}");
     }
-    println!("{}", d.proscribed.verified_note);
+    println!(
+        "effective {}, reviewed {}. {}",
+        ymd(table.effective),
+        ymd(table.reviewed),
+        d.proscribed.note
+    );
     Ok(())
 }
 
 /// `itarvault categories`: the 21 USML categories.
 pub fn categories(out: OutputArgs) -> anyhow::Result<()> {
     let d = data().context("the embedded regulatory data did not load (bug, please report)")?;
+    let usml = &d.usml.edition;
     if out.json {
         let cats: Vec<_> = d
             .usml
             .categories
             .iter()
-            .map(|c| json!({"category": c.category, "title": c.title}))
+            .map(|c| json!({"category": c.category.roman(), "title": c.title}))
             .collect();
         println!(
             "{}",
-            json!({ "title": d.usml.title, "source": d.usml.source, "effective": ymd(d.usml.effective), "categories": cats })
+            json!({ "title": usml.title, "source": usml.source, "effective": ymd(usml.effective),
+                    "reviewed": ymd(usml.reviewed), "categories": cats })
         );
         return Ok(());
     }
-    println!("{} (effective {})", d.usml.title, ymd(d.usml.effective));
+    println!(
+        "{} (effective {}, reviewed {})",
+        usml.title,
+        ymd(usml.effective),
+        ymd(usml.reviewed)
+    );
     for c in &d.usml.categories {
-        println!("{:>6}  {}", c.category, c.title);
+        println!("{:>6}  {}", c.category.roman(), c.title);
     }
     println!("sources:");
-    for s in &d.usml.source {
+    for s in &usml.source {
         println!("  {s}");
     }
     Ok(())

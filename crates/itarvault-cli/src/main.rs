@@ -137,7 +137,7 @@ enum Command {
         #[command(flatten)]
         out: OutputArgs,
     },
-    /// Decide an export-control request (shared/spec/decision.md).
+    /// Decide an export-control request (the format and every rule: docs/rules.md).
     ///
     /// Reads one request as JSON (or, with --batch, a JSON array, streamed) and prints
     /// the decision as JSON. Exit status: 0 when decided (allow or deny; --exit-code
@@ -156,6 +156,11 @@ enum Command {
         /// Exit 1 when a decision is deny (any deny, with --batch).
         #[arg(long)]
         exit_code: bool,
+        /// Judge requests without `context.time` at the start of this day (UTC): their
+        /// authorizations and the proscribed list are evaluated on that date, e.g. to
+        /// replay a past decision [default: now].
+        #[arg(long, value_name = "YYYY-MM-DD", value_parser = decide::parse_as_of)]
+        as_of: Option<time::OffsetDateTime>,
         /// Cedar organisation policies (a file or a directory of *.cedar), which can
         /// only narrow the regulatory floor. Repeatable.
         #[arg(long = "policies", value_name = "PATH")]
@@ -369,14 +374,18 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             batch,
             explain,
             exit_code,
+            as_of,
             policies,
         } => {
             let engine = itarvault_policy::Engine::new(decide::load_policies(&policies)?);
-            Ok(match decide::decide(&request, batch, explain, &engine)? {
-                decide::Outcome::Invalid => ExitCode::from(2),
-                decide::Outcome::Decided { any_deny: true } if exit_code => ExitCode::from(1),
-                decide::Outcome::Decided { .. } => ExitCode::SUCCESS,
-            })
+            let now = as_of.unwrap_or_else(time::OffsetDateTime::now_utc);
+            Ok(
+                match decide::decide(&request, batch, explain, now, &engine)? {
+                    decide::Outcome::Invalid => ExitCode::from(2),
+                    decide::Outcome::Decided { any_deny: true } if exit_code => ExitCode::from(1),
+                    decide::Outcome::Decided { .. } => ExitCode::SUCCESS,
+                },
+            )
         }
         Command::Countries { as_of, out } => done(decide::countries(out, as_of.as_deref())),
         Command::Categories { out } => done(decide::categories(out)),

@@ -171,7 +171,7 @@ fn invalid_input_is_never_decided() {
     assert_eq!(out.status.code(), Some(2));
     let got: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(got.len(), 3);
-    assert_eq!(got[1]["error"], "invalid_input");
+    assert_eq!(got[1]["error"], "invalid-input");
     assert!(got[1]["problems"]
         .to_string()
         .contains("$[1].principal.citizenships[0]"));
@@ -187,6 +187,74 @@ fn invalid_input_is_never_decided() {
     );
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("larger than"));
+}
+
+/// `--as-of` judges requests without `context.time` on that day; a request's own time
+/// wins; a bad date is a usage error.
+#[test]
+fn as_of_sets_the_default_time() {
+    let request = json!({
+        "principal": { "id": "p", "person_status": "foreign_person", "citizenships": ["GB"],
+            "authorizations": [ { "id": "DSP5-1", "type": "DSP-5", "countries": ["GB"], "usml_categories": ["XI"],
+                                  "valid_from": "2026-01-01", "expires": "2026-06-30" } ] },
+        "action": "read",
+        "context": { "source_country": "US" },
+        "resource": { "label": { "jurisdiction": "ITAR", "usml_category": "XI" } }
+    });
+    let body = serde_json::to_vec(&request).unwrap();
+    let decide = |args: &[&str], body: &[u8]| -> Value {
+        let out = run(args, body);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    assert_eq!(
+        decide(&["decide", "--as-of", "2026-06-30"], &body)["decision"],
+        "allow"
+    );
+    assert_eq!(
+        decide(&["decide", "--as-of", "2026-07-01"], &body)["decision"],
+        "deny"
+    );
+    assert_eq!(
+        decide(&["decide", "--as-of", "2025-12-31"], &body)["decision"],
+        "deny"
+    );
+    // Without --as-of the request is judged now, after the DSP-5 expired.
+    assert_eq!(decide(&["decide"], &body)["decision"], "deny");
+    // The explanation shows the date used.
+    let out = run(&["decide", "--explain", "--as-of", "2026-06-30"], &body);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("date: 2026-06-30"));
+
+    // A request's own time wins over --as-of.
+    let mut timed = request.clone();
+    timed["context"]["time"] = json!("2026-07-01T00:00:00Z");
+    let timed = serde_json::to_vec(&timed).unwrap();
+    assert_eq!(
+        decide(&["decide", "--as-of", "2026-06-30"], &timed)["decision"],
+        "deny"
+    );
+
+    // Streamed batches use it too.
+    let batch = serde_json::to_vec(&json!([request, request])).unwrap();
+    let got = decide(&["decide", "--batch", "--as-of", "2026-03-01"], &batch);
+    assert_eq!(got[0]["decision"], "allow");
+    assert_eq!(got[1]["decision"], "allow");
+
+    for bad in ["2026-13-01", "tomorrow", "2026-6-30", ""] {
+        let out = run(&["decide", "--as-of", bad], &body);
+        assert_eq!(out.status.code(), Some(2), "{bad}");
+        assert!(out.stdout.is_empty());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("--as-of") && err.contains("YYYY-MM-DD"),
+            "{err}"
+        );
+    }
 }
 
 #[test]

@@ -532,3 +532,55 @@ fn versions_are_kept_within_the_bound_and_deleted_under_the_delete_rules() {
     ]);
     assert_eq!(deletes.len(), 3);
 }
+
+/// A citizenship once held reaches the decision through the registry: the ITAR
+/// attributes it (22 CFR 120.50(b)), so a DSP-5 naming only the current one does not
+/// cover a former Chinese national.
+#[test]
+fn former_citizenships_reach_the_decision_through_the_registry() {
+    let v = cast();
+    v.person("olive", "us_citizen", &["US"]);
+    v.ok(
+        "admin.tok",
+        US,
+        &[
+            "principals",
+            "add",
+            "hana",
+            "--status",
+            "foreign_person",
+            "--citizenship",
+            "GB",
+            "--former-citizenship",
+            "CN",
+        ],
+    );
+    let out = v.json("admin.tok", &["tokens", "create", "hana"]);
+    write_private(&v.p("hana.tok"), out["token"].as_str().unwrap());
+    let shown = v.json("admin.tok", &["principals", "show", "hana"]);
+    assert_eq!(shown["former_citizenships"], serde_json::json!(["CN"]));
+    std::fs::write(
+        v.p("dsp5.json"),
+        r#"{"id":"DSP5-7","type":"DSP-5","countries":["GB"],"usml_categories":["XI"],"expires":"2030-01-01"}"#,
+    )
+    .unwrap();
+    let p = v.json(
+        "admin.tok",
+        &["authorizations", "add", "hana", "--file", "dsp5.json"],
+    );
+    v.ok(
+        "alice.tok",
+        US,
+        &["quorum", "approve", p["id"].as_str().unwrap()],
+    );
+    v.ok(
+        "alice.tok",
+        US,
+        &["put", "designs/wing.step", "blade.step", "-l", "ITAR:XI"],
+    );
+    let o = v.run("hana.tok", US, &["get", "designs/wing.step", "-"]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("proscribed-country-national"), "{err}");
+    assert!(err.contains("`CN`"), "{err}");
+}

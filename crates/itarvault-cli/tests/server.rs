@@ -49,7 +49,7 @@ fn the_newcomer_story_holds_end_to_end() {
         1,
     );
     assert!(
-        err.contains("deemed-export-foreign-person") && err.contains("22 CFR 120.56"),
+        err.contains("deemed-export-foreign-person") && err.contains("22 CFR 120.50(a)(2)"),
         "{err}"
     );
     assert!(!v.p("bob.step").exists());
@@ -95,7 +95,10 @@ fn the_newcomer_story_holds_end_to_end() {
         .iter()
         .map(|r| r["cite"].as_str().unwrap())
         .collect();
-    assert!(cites.contains(&"22 CFR 120.56(a)(2)"), "{cites:?}");
+    assert!(
+        cites.contains(&"22 CFR 120.50(a)(2); 22 CFR 120.50(b)"),
+        "{cites:?}"
+    );
     // The gate's decision, then the release with its key use, both before any byte.
     assert_eq!(
         v.audit_json(&["--kind", "object.get", "--outcome", "allow"])

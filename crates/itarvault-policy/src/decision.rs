@@ -1,4 +1,4 @@
-//! The decision output (`shared/spec/decision.md`) and its explanation.
+//! The decision output (docs/rules.md) and its explanation.
 
 use std::fmt::Write as _;
 
@@ -143,8 +143,11 @@ impl Decision {
 
 fn what_would_change(rule: &str) -> &'static str {
     match rule {
-        "deemed-export-foreign-person" | "proscribed-country-national" => {
-            "an authorization (license, agreement or exemption), valid today, naming every country listed and the data's category"
+        "deemed-export-foreign-person" => {
+            "an authorization (license, agreement or exemption) valid today, within its scope, naming every country listed and the data's category (each held one is listed with what it lacks)"
+        }
+        "proscribed-country-national" => {
+            "a license or agreement (DSP-5, TAA, MLA, WDA; for EAR data a BIS license) naming the proscribed country explicitly; no exemption can cover it"
         }
         "us-person-abroad-unauthorized" => "an authorization covering the country the person is in (e.g. the 125.4(b)(9) exemption), or access from the US",
         "located-in-proscribed-country" | "write-from-proscribed-country" | "sent-from-proscribed-country" => {

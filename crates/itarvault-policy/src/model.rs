@@ -1,4 +1,4 @@
-//! The decision request (`shared/spec/decision.md`) and its validation.
+//! The decision request (docs/rules.md) and its validation.
 //!
 //! Parsing walks a `serde_json::Value` by hand so that *every* problem is reported with
 //! its JSON path, not just the first: a compliance integration fixing its requests wants
@@ -112,8 +112,11 @@ pub struct Authorization {
 pub struct Principal {
     pub id: String,
     pub person_status: PersonStatus,
+    /// Every citizenship the person holds.
     pub citizenships: Vec<Country>,
-    /// Citizenships once held (22 CFR 120.50(b): "has held or holds").
+    /// Citizenships the person has held and no longer holds. The ITAR attributes them
+    /// like current ones (22 CFR 120.50(b): "has held or holds"); the EAR does not
+    /// (15 CFR 734.13(b): the most recent citizenship or permanent residence).
     pub former_citizenships: Vec<Country>,
     pub permanent_residence: Option<Country>,
     pub authorizations: Vec<Authorization>,
@@ -187,6 +190,33 @@ impl fmt::Display for InputProblem {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid decision request: {}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
 pub struct InvalidInput(pub Vec<InputProblem>);
+
+/// The error code every interface reports for a request that is not decided because
+/// it is malformed (`itarvault decide`, `POST /v1/decide`).
+pub const INVALID_INPUT: &str = "invalid-input";
+
+impl InvalidInput {
+    /// The same problems for element `index` of a batch: `$.action` becomes
+    /// `$[3].action`.
+    #[must_use]
+    pub fn at_index(self, index: usize) -> Self {
+        let prefix = format!("$[{index}]");
+        Self(
+            self.0
+                .into_iter()
+                .map(|problem| InputProblem {
+                    path: problem.path.replacen('$', &prefix, 1),
+                    message: problem.message,
+                })
+                .collect(),
+        )
+    }
+
+    /// `{"error": "invalid-input", "problems": [{"path": ..., "message": ...}]}`
+    pub fn to_json(&self) -> Value {
+        serde_json::json!({ "error": INVALID_INPUT, "problems": self.0 })
+    }
+}
 
 const MAX_ID: usize = 256;
 const MAX_LIST: usize = 64;
@@ -701,6 +731,7 @@ mod tests {
     fn every_problem_is_reported_with_its_path() {
         let mut v = spec_example();
         v["principal"]["citizenships"] = json!(["GB", "gb", "XX"]);
+        v["principal"]["former_citizenships"] = json!(["CN", "China"]);
         v["principal"]["nickname"] = json!("al");
         v["principal"]["authorizations"][0]["expires"] = json!("2024-13-01");
         v["principal"]["authorizations"][0]["usml_categories"] = json!(["XXII"]);
@@ -712,6 +743,7 @@ mod tests {
         for want in [
             "$.principal.citizenships[1]",
             "$.principal.citizenships[2]",
+            "$.principal.former_citizenships[1]",
             "$.principal.nickname",
             "$.principal.authorizations[0].expires",
             "$.principal.authorizations[0].usml_categories[0]",
@@ -721,6 +753,42 @@ mod tests {
         ] {
             assert!(paths.contains(&want), "missing {want} in {paths:?}");
         }
+    }
+
+    #[test]
+    fn former_citizenships_are_optional_and_validated() {
+        let r = Request::from_json(&spec_example(), now()).unwrap();
+        assert!(r.principal.former_citizenships.is_empty());
+        let mut v = spec_example();
+        v["principal"]["former_citizenships"] = json!(["CN", "RU"]);
+        let r = Request::from_json(&v, now()).unwrap();
+        let codes: Vec<_> = r
+            .principal
+            .former_citizenships
+            .iter()
+            .map(Country::as_str)
+            .collect();
+        assert_eq!(codes, ["CN", "RU"]);
+        v["principal"]["former_citizenships"] = json!(null);
+        assert!(Request::from_json(&v, now()).is_ok());
+        for bad in [json!("CN"), json!([1]), json!(["cn"])] {
+            v["principal"]["former_citizenships"] = bad.clone();
+            let err = Request::from_json(&v, now()).unwrap_err();
+            assert!(
+                err.0[0].path.starts_with("$.principal.former_citizenships"),
+                "{bad}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn batch_paths_are_prefixed_with_the_index() {
+        let mut v = spec_example();
+        v["action"] = json!("delete");
+        let err = Request::from_json(&v, now()).unwrap_err().at_index(7);
+        assert_eq!(err.0[0].path, "$[7].action");
+        assert_eq!(err.to_json()["error"], "invalid-input");
+        assert_eq!(err.to_json()["problems"][0]["path"], "$[7].action");
     }
 
     #[test]

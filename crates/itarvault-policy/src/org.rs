@@ -46,6 +46,7 @@ pub fn schema_text() -> String {
     let _ = writeln!(s, "    person_status: String,");
     let _ = writeln!(s, "    us_person: Bool,");
     let _ = writeln!(s, "    citizenships: Set<String>,");
+    let _ = writeln!(s, "    former_citizenships: Set<String>,");
     let _ = writeln!(s, "    permanent_residence?: String,");
     let _ = writeln!(s, "    authorizations: Set<String>,");
     let _ = writeln!(s, "  }};");
@@ -224,10 +225,11 @@ impl OrgPolicies {
         let mut k = String::with_capacity(160);
         let _ = write!(
             k,
-            "{:?}\u{1f}{}\u{1f}{:?}\u{1f}{:?}\u{1f}{:?}\u{1f}",
+            "{:?}\u{1f}{}\u{1f}{:?}\u{1f}{:?}\u{1f}{:?}\u{1f}{:?}\u{1f}",
             p.id,
             p.person_status.as_str(),
             p.citizenships,
+            p.former_citizenships,
             p.permanent_residence,
             p.authorizations
                 .iter()
@@ -282,6 +284,12 @@ impl OrgPolicies {
             (
                 "citizenships".to_owned(),
                 RestrictedExpression::new_set(p.citizenships.iter().map(|c| string(c.as_str()))),
+            ),
+            (
+                "former_citizenships".to_owned(),
+                RestrictedExpression::new_set(
+                    p.former_citizenships.iter().map(|c| string(c.as_str())),
+                ),
             ),
             (
                 "authorizations".to_owned(),

@@ -1,6 +1,11 @@
 //! Properties of the engine over generated requests:
 //! * adding organisation policies never turns a floor deny into an allow;
 //! * removing an authorization never turns a deny into an allow;
+//! * adding a former citizenship never turns a deny into an allow;
+//! * an authorization outside its scope is never the one used (no exemption for a 126.1
+//!   country, no technical data under a DSP-73/61/85, 126.5 and 126.7 within their
+//!   countries, 126.18 and 125.4(b)(9) for the persons they serve), checked against a
+//!   small reference written from the regulations' text rather than from the engine;
 //! * the floor never panics and always cites a regulation.
 
 #![allow(
@@ -10,6 +15,7 @@
     reason = "test code: a failure should panic"
 )]
 
+use itarvault_policy::data::{data, parse_ymd, Country};
 use itarvault_policy::{floor, Engine, OrgPolicies, Request};
 use proptest::prelude::*;
 use proptest::sample::{select, subsequence};
@@ -44,9 +50,12 @@ const EXEMPTIONS: &[&str] = &[
     "125.4(b)(9)",
     "125.4(b)(2)",
     "126.18",
+    "126.18(e)",
     "126.5",
     "126.7",
     "125.5",
+    "22 CFR 126.18(a)",
+    "not a section",
 ];
 const STATUSES: &[&str] = &[
     "us_citizen",
@@ -104,6 +113,7 @@ prop_compose! {
         status in prop_oneof![2 => Just("foreign_person"), 1 => select(STATUSES)],
         cits in countries(),
         residence in proptest::option::weighted(0.3, select(COUNTRIES)),
+        former in proptest::option::weighted(0.3, subsequence(COUNTRIES, 1..3)),
         action in prop_oneof![3 => Just("read"), 1 => select(&["read", "write", "store"][..])],
         src in proptest::option::weighted(0.9, select(COUNTRIES)),
         cat in select(CATS),
@@ -113,6 +123,7 @@ prop_compose! {
     ) -> (Value, &'static str, Option<&'static str>, &'static str, &'static str, Value) {
         let mut p = json!({ "id": "p1", "person_status": status, "citizenships": cits });
         if let Some(r) = residence { p["permanent_residence"] = json!(r); }
+        if let Some(f) = former { p["former_citizenships"] = json!(f); }
         let label = match other_label {
             "EAR" => json!({ "jurisdiction": "EAR", "eccn": eccn }),
             "EAR99" | "PUBLIC" => json!({ "jurisdiction": other_label }),
@@ -129,6 +140,9 @@ fn request() -> impl Strategy<Value = Value> {
             .filter_map(|c| COUNTRIES.iter().find(|k| **k == c.as_str().unwrap()).copied()).collect();
         if let Some(r) = p["permanent_residence"].as_str() {
             fit.extend(COUNTRIES.iter().find(|k| **k == r).copied());
+        }
+        for f in p["former_citizenships"].as_array().into_iter().flatten() {
+            fit.extend(COUNTRIES.iter().find(|k| **k == f.as_str().unwrap()).copied());
         }
         fit.extend(src);
         let base_eccn = if eccn.starts_with("3A001") { "3A001" } else { eccn };
@@ -148,6 +162,38 @@ fn request() -> impl Strategy<Value = Value> {
                 "context": { "source_country": src, "time": format!("{day}T{hour:02}:00:00Z") },
                 "resource": { "label": label, "classified": classified, "end_to_end_encrypted": e2e, "storage_country": storage } })
     })
+}
+
+/// A read of ITAR data by a person holding one exemption whose record names every
+/// country involved and the category, valid on the day: whether it is used depends on
+/// its scope alone.
+fn exemption_request() -> impl Strategy<Value = Value> {
+    const PLACES: &[&str] = &["US", "CA", "AU", "GB", "JP", "DE", "CN", "CY"];
+    (
+        select(&["us_citizen", "foreign_person", "foreign_person"][..]),
+        subsequence(PLACES, 1..3),
+        proptest::option::weighted(0.3, select(PLACES)),
+        proptest::option::weighted(0.2, select(PLACES)),
+        select(PLACES),
+        select(EXEMPTIONS),
+        select(&["2026-01-15", "2026-11-22"][..]),
+    )
+        .prop_map(|(status, cits, residence, former, src, section, day)| {
+            let mut named: Vec<&str> = cits.clone();
+            named.extend(residence);
+            named.extend(former);
+            named.push(src);
+            named.sort_unstable();
+            named.dedup();
+            let mut p = json!({ "id": "p1", "person_status": status, "citizenships": cits,
+                "authorizations": [ { "id": "EX", "type": "exemption", "exemption": section, "countries": named,
+                    "usml_categories": ["XI"], "valid_from": "2021-01-01", "expires": "2027-12-31" } ] });
+            if let Some(r) = residence { p["permanent_residence"] = json!(r); }
+            if let Some(f) = former { p["former_citizenships"] = json!([f]); }
+            json!({ "principal": p, "action": "read",
+                    "context": { "source_country": src, "time": format!("{day}T12:00:00Z") },
+                    "resource": { "label": { "jurisdiction": "ITAR", "usml_category": "XI" } } })
+        })
 }
 
 fn policy_template() -> impl Strategy<Value = String> {
@@ -197,6 +243,31 @@ proptest! {
     }
 
     #[test]
+    fn a_former_citizenship_never_allows(req in request(), extra in select(COUNTRIES)) {
+        prop_assume!(!req["principal"]["citizenships"].as_array().unwrap().is_empty());
+        let before = floor::evaluate(&parse(&req));
+        let mut more = req.clone();
+        let former = more["principal"]["former_citizenships"].as_array().cloned().unwrap_or_default();
+        more["principal"]["former_citizenships"] = json!(former.into_iter().chain([json!(extra)]).collect::<Vec<_>>());
+        let after = floor::evaluate(&parse(&more));
+        if !before.is_allow() {
+            prop_assert!(!after.is_allow(), "a former citizenship allowed: {}", after.explain());
+        }
+    }
+
+    #[test]
+    fn the_authorization_used_is_within_its_scope(req in prop_oneof![request(), exemption_request()]) {
+        let d = floor::evaluate(&parse(&req));
+        if let Some(used) = &d.authorization_used {
+            let auth = req["principal"]["authorizations"].as_array().unwrap().iter()
+                .find(|a| a["id"] == used.as_str()).unwrap();
+            if let Err(why) = reference_scope(&req, auth) {
+                prop_assert!(false, "`{}` used outside its scope ({}): {}", used, why, d.explain());
+            }
+        }
+    }
+
+    #[test]
     fn every_decision_is_reasoned_and_cited(req in request()) {
         let d = floor::evaluate(&parse(&req));
         prop_assert!(!d.reasons.is_empty());
@@ -206,6 +277,68 @@ proptest! {
         if d.authorization_used.is_some() {
             prop_assert!(d.is_allow());
         }
+    }
+}
+
+/// Whether `auth` may authorize `req`'s release, by a reference written from the
+/// regulations' text (docs/rules.md), independent of the scope table.
+fn reference_scope(req: &Value, auth: &Value) -> Result<(), String> {
+    let d = data().unwrap();
+    let day = parse_ymd(&req["context"]["time"].as_str().unwrap()[..10]).unwrap();
+    let principal = &req["principal"];
+    let status = principal["person_status"].as_str().unwrap();
+    let us_person = !matches!(status, "foreign_person" | "unknown");
+    let src = req["context"]["source_country"].as_str().unwrap();
+    let itar = req["resource"]["label"]["jurisdiction"] == "ITAR";
+    let codes = |v: &Value| -> Vec<String> {
+        v.as_array()
+            .into_iter()
+            .flatten()
+            .map(|c| c.as_str().unwrap().to_owned())
+            .collect()
+    };
+    let mut countries = Vec::new();
+    if !us_person {
+        countries.extend(codes(&principal["citizenships"]));
+        countries.extend(principal["permanent_residence"].as_str().map(str::to_owned));
+        if itar {
+            countries.extend(codes(&principal["former_citizenships"]));
+        }
+    }
+    if src != "US" {
+        countries.push(src.to_owned());
+    }
+    let proscribed = countries
+        .iter()
+        .any(|c| d.proscribed_on(Country::parse(c).unwrap(), day).is_some());
+    let kind = auth["type"].as_str().unwrap();
+    if matches!(kind, "DSP-73" | "DSP-61" | "DSP-85") {
+        return Err("releases no technical data".into());
+    }
+    let named = codes(&auth["countries"]);
+    if let Some(c) = countries.iter().find(|c| !named.contains(c)) {
+        return Err(format!("does not name {c}"));
+    }
+    if kind == "EAR-exception" && proscribed {
+        return Err("license exception for a D:5 country".into());
+    }
+    if kind != "exemption" {
+        return Ok(());
+    }
+    let section = auth["exemption"].as_str().unwrap();
+    if proscribed {
+        return Err("exemption for a 126.1 country or national (126.1(a), 125.4(a))".into());
+    }
+    let within = |allowed: &[&str]| countries.iter().all(|c| allowed.contains(&c.as_str()));
+    match section {
+        "126.5" if !within(&["CA"]) => Err("126.5 outside Canada".into()),
+        "126.7" if !within(&["AU", "GB", "US"]) => Err("126.7 outside AUKUS".into()),
+        "126.18" | "22 CFR 126.18(a)" if us_person || src == "US" => {
+            Err("126.18 for a US person or in the US".into())
+        }
+        "125.4(b)(9)" if !us_person => Err("125.4(b)(9) for a foreign person".into()),
+        "126.18(e)" | "not a section" => Err("never authorizes".into()),
+        _ => Ok(()),
     }
 }
 
@@ -228,6 +361,16 @@ fn generated_requests_exercise_authorizations() {
     assert!(
         via_auth > n / 50,
         "only {via_auth} authorization-based allows"
+    );
+    let mut via_exemption = 0;
+    for _ in 0..n {
+        let v = exemption_request().new_tree(&mut runner).unwrap().current();
+        via_exemption += usize::from(floor::evaluate(&parse(&v)).authorization_used.is_some());
+    }
+    eprintln!("exemption requests: {via_exemption}/{n} allowed through the exemption");
+    assert!(
+        via_exemption > n / 10,
+        "only {via_exemption} exemption-based allows"
     );
 }
 

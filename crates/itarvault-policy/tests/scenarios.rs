@@ -1,5 +1,7 @@
 //! Every scenario in `testdata/decisions/` decides as its file says: decision, the set
-//! of rule ids that fired, the authorization used. Each reason carries a citation.
+//! of rule ids that fired, the authorization used, and (where `expect.cites` names them)
+//! the sections a rule's citation contains. Each reason carries a citation; each
+//! scenario states the regulation it rests on (`cite`, `basis`).
 
 #![allow(
     clippy::unwrap_used,
@@ -25,10 +27,12 @@ fn decision_scenarios() {
     for path in &files {
         let v: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
         let name = v["name"].as_str().unwrap();
-        assert!(
-            !v["cite"].as_str().unwrap_or("").is_empty(),
-            "{name}: no citation"
-        );
+        for field in ["cite", "basis"] {
+            assert!(
+                !v[field].as_str().unwrap_or("").is_empty(),
+                "{name}: no `{field}`"
+            );
+        }
         let d = decide_json(&v["request"], time::OffsetDateTime::UNIX_EPOCH)
             .unwrap_or_else(|e| panic!("{name}: {e}"));
         let want = v["expect"]["decision"].as_str().unwrap();
@@ -54,6 +58,19 @@ fn decision_scenarios() {
                 d.explain()
             ));
         }
+        for (rule, section) in v["expect"]["cites"].as_object().into_iter().flatten() {
+            let section = section.as_str().unwrap();
+            let cited = d
+                .reasons
+                .iter()
+                .any(|r| r.rule == rule && r.cite.contains(section));
+            if !cited {
+                failures.push(format!(
+                    "{name}: no `{rule}` reason citing `{section}`: {:?}",
+                    d.reasons
+                ));
+            }
+        }
         for r in &d.reasons {
             assert!(
                 r.cite.contains("CFR"),
@@ -70,6 +87,6 @@ fn decision_scenarios() {
         files.len(),
         failures.join("\n")
     );
-    assert!(files.len() >= 80, "only {} scenarios", files.len());
+    assert!(files.len() >= 160, "only {} scenarios", files.len());
     eprintln!("decision scenarios: {} passed", files.len());
 }

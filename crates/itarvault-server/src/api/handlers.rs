@@ -69,10 +69,7 @@ pub async fn decide(
     auth: Authorized<Nothing>,
     Json(body): Json<Value>,
 ) -> Answer {
-    Ok(match vault.decide_api(&auth, body).await? {
-        crate::vault::ops::Decided::One(d) => json(d),
-        crate::vault::ops::Decided::Many(d) => json(d),
-    })
+    Ok(json(vault.decide_api(&auth, body).await?))
 }
 
 pub async fn list_principals(State(vault): State<Arc<Vault>>, auth: Authorized<Nothing>) -> Answer {

@@ -7,7 +7,7 @@ use itarvault_api::{
     Admin, AuditInfo, Backend as PostureBackend, Bucket, Fips, KeyProvider, Lockbox, Posture,
     Quorum, Residency, ServerCertificate, Tls,
 };
-use itarvault_policy::{InputProblem, Request};
+use itarvault_policy::{decide_batch, Decisions, INVALID_INPUT};
 use itarvault_store::Role;
 use serde_json::Value;
 use time::OffsetDateTime;
@@ -27,13 +27,6 @@ pub fn fips_module(active: bool) -> &'static str {
     }
 }
 
-/// The answers of `POST /v1/decide`: one decision, or one per request of an array.
-#[derive(Debug)]
-pub enum Decided {
-    One(itarvault_policy::Decision),
-    Many(Vec<itarvault_policy::Decision>),
-}
-
 /// The audit trail as stored, with its signed head, for offline verification.
 #[derive(Debug)]
 pub struct TrailExport {
@@ -42,70 +35,47 @@ pub struct TrailExport {
 }
 
 impl Vault {
-    /// Decides requests in the spec's format for another system. Each decision is
-    /// audited with the caller and the subject principal.
+    /// Decides requests in the spec's format for another system (one request, or an
+    /// array: the policy crate's batch rules). Each decision is audited with the caller
+    /// and the subject principal.
     pub async fn decide_api(
         &self,
         auth: &Authorized<Nothing>,
         body: Value,
-    ) -> Result<Decided, Error> {
-        let now = OffsetDateTime::now_utc();
-        let (items, batch) = match body {
-            Value::Array(a) => (a, true),
-            one => (vec![one], false),
-        };
-        let mut requests = Vec::with_capacity(items.len());
-        let mut problems = Vec::new();
-        for (i, v) in items.iter().enumerate() {
-            match Request::from_json(v, now) {
-                Ok(r) => requests.push(r),
-                Err(e) => problems.extend(e.0.into_iter().map(|p| InputProblem {
-                    path: if batch {
-                        p.path.replacen('$', &format!("$[{i}]"), 1)
-                    } else {
-                        p.path
-                    },
-                    message: p.message,
-                })),
+    ) -> Result<Decisions, Error> {
+        let mut base = auth.event("error");
+        base.kind = "decide.api".into();
+        let decisions = match decide_batch(&body, OffsetDateTime::now_utc(), &self.engine) {
+            Ok(d) => d,
+            Err(invalid) => {
+                let err = Error::invalid(
+                    INVALID_INPUT,
+                    format!("{} problem(s) in the decision request", invalid.0.len()),
+                )
+                .hint("fix each path listed; docs/decisions.md describes the format")
+                .problems(invalid.0);
+                return Err(self.fail(base, err).await);
             }
-        }
-        if !problems.is_empty() {
-            let err = Error::invalid(
-                "invalid-input",
-                format!("{} problem(s) in the decision request", problems.len()),
-            )
-            .hint("fix each path listed; docs/decisions.md describes the format")
-            .problems(problems);
-            let mut event = auth.event("error");
-            event.kind = "decide.api".into();
-            return Err(self.fail(event, err).await);
-        }
-        let mut events = Vec::with_capacity(requests.len());
-        let decisions: Vec<_> = requests
+        };
+        let events = decisions
             .iter()
-            .map(|r| {
-                let d = self.engine.decide(r);
-                let mut event = auth.event(if d.is_allow() { "allow" } else { "deny" });
-                event.kind = "decide.api".into();
-                event.action = Some(r.action.as_str().into());
-                event.reasons = audit_reasons(&d);
-                event.authorization = d.authorization_used.clone();
-                event.detail = Some(format!("subject `{}`", r.principal.id));
-                events.push(event);
-                d
+            .map(|d| {
+                let mut event = base.clone();
+                event.outcome = if d.decision.is_allow() {
+                    "allow"
+                } else {
+                    "deny"
+                }
+                .into();
+                event.action = Some(d.request.action.as_str().into());
+                event.reasons = audit_reasons(&d.decision);
+                event.authorization = d.decision.authorization_used.clone();
+                event.detail = Some(format!("subject `{}`", d.request.principal.id));
+                event
             })
             .collect();
         self.record(events).await?;
-        Ok(if batch {
-            Decided::Many(decisions)
-        } else {
-            Decided::One(
-                decisions
-                    .into_iter()
-                    .next()
-                    .ok_or_else(|| Error::bug("no decision"))?,
-            )
-        })
+        Ok(decisions)
     }
 
     /// The audit trail (JSON Lines) with its signed head: who did what, never content.
