@@ -46,6 +46,17 @@ pub struct Posture {
     pub quorum: Quorum,
     pub admins: Vec<Admin>,
     pub audit: AuditInfo,
+    #[serde(default)]
+    pub objects: ObjectsInfo,
+}
+
+/// Facts about the stored objects.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ObjectsInfo {
+    /// Versions still stored in envelope format 1 (which does not name its object);
+    /// the server rewrites them in the background.
+    pub format_1_remaining: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

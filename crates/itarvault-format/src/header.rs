@@ -10,8 +10,10 @@ use crate::label::{Label, MAX_LABEL_LEN};
 
 /// `\x89ITV\r\n\x1a\n`.
 pub const MAGIC: [u8; 8] = [0x89, b'I', b'T', b'V', 0x0D, 0x0A, 0x1A, 0x0A];
-/// The only format version this reader knows.
-pub const VERSION: u8 = 1;
+/// The format version this build writes.
+pub const VERSION: u8 = 2;
+/// The first format version, still read (it has no object identity).
+pub const VERSION_1: u8 = 1;
 /// AES-256-GCM, HKDF-SHA-512, key commitment, HMAC-SHA-256 header.
 pub const SUITE_AES256GCM_HKDF_SHA512_COMMIT: u16 = 0x0001;
 /// Default plaintext bytes per chunk.
@@ -28,6 +30,11 @@ const MAX_PROVIDER_LEN: usize = 64;
 const MAX_KEY_ID_LEN: usize = 128;
 const MAX_WRAPPED_LEN: usize = 2048;
 const MAC_LEN: usize = 32;
+/// Bounds on an object identity's parts (a bucket name is at most 63 bytes in the
+/// vault, a key at most the vault's configured limit, a version id 20).
+const MAX_BUCKET_LEN: usize = 255;
+const MAX_OBJECT_KEY_LEN: usize = 4096;
+const MAX_VERSION_LEN: usize = 255;
 
 /// Why a header did not parse. The header is not authenticated yet when these are
 /// raised, so naming the field leaks nothing.
@@ -100,25 +107,79 @@ impl KeyWrap {
     }
 }
 
-/// What an object's header says before any key is involved: identity, chunking, label.
-/// Everything here is bound into the key wraps through [`HeaderParams::wrap_context`].
+/// Where a stored object lives: its bucket, its key and its version. Bound into the
+/// header (format 2), so that an envelope cannot be served under another name: a blob
+/// moved to another row, or a row pointed at another blob, no longer matches.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ObjectIdentity {
+    pub bucket: String,
+    pub key: String,
+    pub version: String,
+}
+
+impl ObjectIdentity {
+    fn check(&self) -> Result<(), HeaderError> {
+        let bounded = |s: &str, max| (1..=max).contains(&s.len());
+        if !bounded(&self.bucket, MAX_BUCKET_LEN)
+            || !bounded(&self.key, MAX_OBJECT_KEY_LEN)
+            || !bounded(&self.version, MAX_VERSION_LEN)
+        {
+            return Err(HeaderError::Field("identity"));
+        }
+        Ok(())
+    }
+
+    /// `u8 bucket_len || bucket || u16 key_len || key || u8 version_len || version`.
+    fn encode(&self, out: &mut Vec<u8>) {
+        out.push(self.bucket.len() as u8);
+        out.extend_from_slice(self.bucket.as_bytes());
+        out.extend_from_slice(&(self.key.len() as u16).to_be_bytes());
+        out.extend_from_slice(self.key.as_bytes());
+        out.push(self.version.len() as u8);
+        out.extend_from_slice(self.version.as_bytes());
+    }
+
+    fn encoded_len(&self) -> usize {
+        1 + self.bucket.len() + 2 + self.key.len() + 1 + self.version.len()
+    }
+}
+
+/// What an object's header says before any key is involved: format, identity, chunking,
+/// label. Everything here is bound into the key wraps through
+/// [`HeaderParams::wrap_context`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HeaderParams {
+    /// The format version the header is encoded in: [`VERSION`] for everything written
+    /// now, [`VERSION_1`] for headers read from the first format.
+    pub version: u8,
     pub object_id: [u8; 32],
     pub chunk_size: u32,
     pub label: Label,
+    /// Where the object is stored in a vault; `None` for an envelope made outside one
+    /// (`itarvault encrypt`) and for every format 1 envelope.
+    pub identity: Option<ObjectIdentity>,
 }
 
 impl HeaderParams {
-    /// Parameters for a new object: a random object id and the default chunk size.
+    /// Parameters for a new object: the current format, a random object id, the
+    /// default chunk size, no vault identity.
     pub fn new(label: Label) -> Result<Self, CryptoFailure> {
         let mut object_id = [0u8; 32];
         rand::fill(&mut object_id)?;
         Ok(Self {
+            version: VERSION,
             object_id,
             chunk_size: DEFAULT_CHUNK_SIZE,
             label,
+            identity: None,
         })
+    }
+
+    /// The same parameters bound to where the object is stored.
+    #[must_use]
+    pub fn with_identity(mut self, identity: ObjectIdentity) -> Self {
+        self.identity = Some(identity);
+        self
     }
 
     fn check(&self) -> Result<(), HeaderError> {
@@ -126,13 +187,26 @@ impl HeaderParams {
         if !cs.is_power_of_two() || !(MIN_CHUNK_SIZE..=MAX_CHUNK_SIZE).contains(&cs) {
             return Err(HeaderError::Field("chunk_size"));
         }
-        Ok(())
+        match (self.version, &self.identity) {
+            (VERSION, Some(id)) => id.check(),
+            (VERSION, None) | (VERSION_1, None) => Ok(()),
+            (VERSION_1, Some(_)) => Err(HeaderError::Field("identity (format 1 has none)")),
+            (v, _) => Err(HeaderError::Version(v)),
+        }
+    }
+
+    fn identity_len(&self) -> usize {
+        match (self.version, &self.identity) {
+            (VERSION_1, _) => 0,
+            (_, None) => 2,
+            (_, Some(id)) => 2 + id.encoded_len(),
+        }
     }
 
     fn encode_core(&self, out: &mut Vec<u8>, header_len: Option<u32>) {
         let label = self.label.to_string();
         out.extend_from_slice(&MAGIC);
-        out.push(VERSION);
+        out.push(self.version);
         out.extend_from_slice(&SUITE_AES256GCM_HKDF_SHA512_COMMIT.to_be_bytes());
         if let Some(len) = header_len {
             out.extend_from_slice(&len.to_be_bytes());
@@ -142,6 +216,17 @@ impl HeaderParams {
         // The label parser bounds the canonical text to MAX_LABEL_LEN, so this fits a u16.
         out.extend_from_slice(&(label.len().min(MAX_LABEL_LEN) as u16).to_be_bytes());
         out.extend_from_slice(label.as_bytes());
+        if self.version >= VERSION {
+            // `check` bounds the identity, so its length fits a u16.
+            let len = self
+                .identity
+                .as_ref()
+                .map_or(0, ObjectIdentity::encoded_len);
+            out.extend_from_slice(&(len as u16).to_be_bytes());
+            if let Some(id) = &self.identity {
+                id.encode(out);
+            }
+        }
     }
 
     /// The associated data every key wrap of this object is bound to: a digest, so
@@ -222,7 +307,16 @@ pub(crate) fn seal(
         .map(|w| 1 + w.provider.len() + 1 + w.key_id.len() + 4 + 2 + w.wrapped.len())
         .sum();
     let label_len = params.label.to_string().len();
-    let total = PREFIX_LEN + 32 + 4 + 2 + label_len + 1 + wraps_len + KEY_LEN + MAC_LEN;
+    let total = PREFIX_LEN
+        + 32
+        + 4
+        + 2
+        + label_len
+        + params.identity_len()
+        + 1
+        + wraps_len
+        + KEY_LEN
+        + MAC_LEN;
     let header_len = u32::try_from(total)
         .ok()
         .filter(|l| (MIN_HEADER_LEN..=MAX_HEADER_LEN).contains(l))
@@ -324,7 +418,7 @@ impl UnverifiedHeader {
             return Err(HeaderError::Magic);
         }
         let version = c.u8("version")?;
-        if version != VERSION {
+        if version != VERSION && version != VERSION_1 {
             return Err(HeaderError::Version(version));
         }
         let suite = c.u16("suite")?;
@@ -360,10 +454,37 @@ impl UnverifiedHeader {
             // Only the canonical form is ever written; anything else was not made by us.
             return Err(HeaderError::Field("label (not canonical)"));
         }
+        let version = buf[8];
+        let identity = if version >= VERSION {
+            let len = usize::from(c.u16("identity_len")?);
+            if len == 0 {
+                None
+            } else {
+                let mut id = Cursor(c.take(len, "identity")?);
+                let n = usize::from(id.u8("bucket_len")?);
+                let bucket = id.str(n, "bucket")?.to_owned();
+                let n = usize::from(id.u16("key_len")?);
+                let key = id.str(n, "object_key")?.to_owned();
+                let n = usize::from(id.u8("version_len")?);
+                let version = id.str(n, "object_version")?.to_owned();
+                if !id.0.is_empty() {
+                    return Err(HeaderError::Field("identity_len"));
+                }
+                Some(ObjectIdentity {
+                    bucket,
+                    key,
+                    version,
+                })
+            }
+        } else {
+            None
+        };
         let params = HeaderParams {
+            version,
             object_id,
             chunk_size,
             label,
+            identity,
         };
         params.check()?;
         let count = usize::from(c.u8("wrap_count")?);
@@ -453,15 +574,43 @@ pub fn reseal(
     seal(&header.params, dek, wraps).map(|(bytes, _)| bytes)
 }
 
+/// Re-encodes a verified header in the current format with `identity`, and wraps made
+/// for the new parameters' [`HeaderParams::wrap_context`]. The object id, chunk size
+/// and label (what the body's keys and chunks depend on) stay as they were, so the
+/// body that follows is unchanged.
+pub fn upgrade(
+    header: &VerifiedHeader,
+    identity: ObjectIdentity,
+    dek: &DataKey,
+    wraps: &[KeyWrap],
+) -> Result<Vec<u8>, SealError> {
+    seal(&upgraded(&header.params, identity), dek, wraps).map(|(bytes, _)| bytes)
+}
+
+/// The parameters of a header upgraded to the current format with `identity`.
+pub fn upgraded(params: &HeaderParams, identity: ObjectIdentity) -> HeaderParams {
+    HeaderParams {
+        version: VERSION,
+        identity: Some(identity),
+        ..params.clone()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn params() -> HeaderParams {
         HeaderParams {
+            version: VERSION,
             object_id: [7; 32],
             chunk_size: DEFAULT_CHUNK_SIZE,
             label: "ITAR:XI;CUI".parse().unwrap(),
+            identity: Some(ObjectIdentity {
+                bucket: "designs".into(),
+                key: "wing/spar.step".into(),
+                version: "0123456789abcdef0123".into(),
+            }),
         }
     }
 
@@ -498,6 +647,44 @@ mod tests {
         let mut other = base.clone();
         other.chunk_size *= 2;
         assert_ne!(base.wrap_context(), other.wrap_context());
+        for edit in [
+            |id: &mut ObjectIdentity| id.bucket.push('x'),
+            |id: &mut ObjectIdentity| id.key = "wing/rib.step".into(),
+            |id: &mut ObjectIdentity| id.version = "0123456789abcdef0124".into(),
+        ] {
+            let mut other = base.clone();
+            if let Some(id) = other.identity.as_mut() {
+                edit(id);
+            }
+            assert_ne!(base.wrap_context(), other.wrap_context());
+        }
+        let mut other = base.clone();
+        other.identity = None;
+        assert_ne!(base.wrap_context(), other.wrap_context());
+    }
+
+    #[test]
+    fn format_1_headers_still_read_and_upgrade_in_place() {
+        let dek = DataKey::from_bytes(&[5; 32]);
+        let mut v1 = params();
+        v1.version = VERSION_1;
+        v1.identity = None;
+        let (bytes, _) = seal(&v1, &dek, &[wrap("a")]).unwrap();
+        assert_eq!(bytes[8], 1);
+        let h = UnverifiedHeader::read_from(&mut bytes.as_slice()).unwrap();
+        assert_eq!(h.params, v1);
+        let verified = h.verify(&dek).unwrap();
+        let id = params().identity.unwrap();
+        let up = upgrade(&verified, id.clone(), &dek, &[wrap("a")]).unwrap();
+        let h2 = UnverifiedHeader::parse(&up).unwrap();
+        assert_eq!(h2.params.version, VERSION);
+        assert_eq!(h2.params.identity, Some(id));
+        assert_eq!(h2.params.object_id, v1.object_id);
+        h2.verify(&dek).unwrap();
+        // Format 1 carries no identity.
+        let mut bad = v1.clone();
+        bad.identity = params().identity;
+        assert!(seal(&bad, &dek, &[wrap("a")]).is_err());
     }
 
     #[test]
@@ -526,10 +713,10 @@ mod tests {
         }
         // Version, suite, and oversized length fields.
         let mut b = good.clone();
-        b[8] = 2;
+        b[8] = 3;
         assert!(matches!(
             UnverifiedHeader::parse(&b),
-            Err(HeaderError::Version(2))
+            Err(HeaderError::Version(3))
         ));
         let mut b = good.clone();
         b[10] = 9;

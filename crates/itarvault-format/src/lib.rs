@@ -33,8 +33,8 @@ pub mod stream;
 
 pub use crypto::{CryptoFailure, DataKey};
 pub use header::{
-    reseal, valid_key_id, HeaderAuthError, HeaderError, HeaderParams, KeyWrap, ReadHeaderError,
-    UnverifiedHeader, VerifiedHeader,
+    reseal, upgrade, upgraded, valid_key_id, HeaderAuthError, HeaderError, HeaderParams, KeyWrap,
+    ObjectIdentity, ReadHeaderError, UnverifiedHeader, VerifiedHeader, VERSION_1,
 };
 pub use label::{Control, Eccn, Label, LabelError, UsmlCategory};
 pub use stream::{BodyError, EncryptError};

@@ -17,9 +17,11 @@ const SLOT: usize = CS as usize + 16;
 
 fn params(id: u8) -> HeaderParams {
     HeaderParams {
+        version: itarvault_format::header::VERSION,
         object_id: [id; 32],
         chunk_size: CS,
         label: "ITAR:XI".parse().unwrap(),
+        identity: None,
     }
 }
 

@@ -8,13 +8,17 @@
 
 use std::path::PathBuf;
 
-use itarvault_format::{stream, DataKey, HeaderParams, KeyWrap, UnverifiedHeader};
+use itarvault_format::{stream, DataKey, HeaderParams, KeyWrap, ObjectIdentity, UnverifiedHeader};
 use itarvault_keys::local_wrap;
 use serde_json::json;
 
 struct Case {
     name: &'static str,
     description: &'static str,
+    /// The format version written (1: the first format, kept readable).
+    version: u8,
+    /// Bucket, key and version id bound into a format 2 header.
+    identity: Option<(&'static str, &'static str, &'static str)>,
     label: &'static str,
     chunk_size: u32,
     plaintext_len: usize,
@@ -25,6 +29,8 @@ const CASES: &[Case] = &[
     Case {
         name: "empty",
         description: "empty body: a single empty final chunk",
+        version: 1,
+        identity: None,
         label: "ITAR:XI",
         chunk_size: 1024,
         plaintext_len: 0,
@@ -33,6 +39,8 @@ const CASES: &[Case] = &[
     Case {
         name: "one-byte",
         description: "one byte of plaintext",
+        version: 1,
+        identity: None,
         label: "EAR99",
         chunk_size: 1024,
         plaintext_len: 1,
@@ -41,6 +49,8 @@ const CASES: &[Case] = &[
     Case {
         name: "exactly-one-chunk",
         description: "exactly one chunk: a full chunk then an empty final chunk",
+        version: 1,
+        identity: None,
         label: "ITAR:XV(e)",
         chunk_size: 1024,
         plaintext_len: 1024,
@@ -49,6 +59,8 @@ const CASES: &[Case] = &[
     Case {
         name: "two-and-a-half-chunks",
         description: "two full chunks and a partial final chunk",
+        version: 1,
+        identity: None,
         label: "EAR:3A001.a.1",
         chunk_size: 1024,
         plaintext_len: 2560,
@@ -57,6 +69,8 @@ const CASES: &[Case] = &[
     Case {
         name: "default-chunk-size",
         description: "default 64 KiB chunks, short body",
+        version: 1,
+        identity: None,
         label: "PUBLIC",
         chunk_size: 65536,
         plaintext_len: 100,
@@ -65,10 +79,32 @@ const CASES: &[Case] = &[
     Case {
         name: "modifiers-and-two-wraps",
         description: "label with every modifier; the data key wrapped for two keys",
+        version: 1,
+        identity: None,
         label: "ITAR:XI(a)(3)(i);CUI//SP-EXPT;DIST:D;program=f35",
         chunk_size: 1024,
         plaintext_len: 300,
         keys: &["kat-key", "escrow-key"],
+    },
+    Case {
+        name: "v2-stored-object",
+        description: "format 2: the object's bucket, key and version id bound into the header",
+        version: 2,
+        identity: Some(("designs", "engines/blade.step", "0123456789abcdef0123")),
+        label: "ITAR:XIX;CUI//SP-EXPT",
+        chunk_size: 1024,
+        plaintext_len: 2500,
+        keys: &["kat-key"],
+    },
+    Case {
+        name: "v2-outside-a-vault",
+        description: "format 2 with no identity (an envelope made by `itarvault encrypt`)",
+        version: 2,
+        identity: None,
+        label: "EAR:9E003",
+        chunk_size: 1024,
+        plaintext_len: 10,
+        keys: &["kat-key"],
     },
 ];
 
@@ -103,10 +139,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut valid = Vec::new();
     for c in CASES {
         let dek = DataKey::from_bytes(&arr(fixed(&format!("{}/dek", c.name), 32)));
+        let identity = c.identity.map(|(bucket, key, version)| ObjectIdentity {
+            bucket: bucket.into(),
+            key: key.into(),
+            version: version.into(),
+        });
         let params = HeaderParams {
+            version: c.version,
             object_id: arr(fixed(&format!("{}/object", c.name), 32)),
             chunk_size: c.chunk_size,
             label: c.label.parse()?,
+            identity,
         };
         let ctx = params.wrap_context();
         let mut wraps = Vec::new();
@@ -134,6 +177,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         )?;
         let v = json!({
             "name": c.name, "description": c.description, "expect": "ok",
+            "version": c.version,
+            "identity": c.identity.map(|(b, k, v)| json!({ "bucket": b, "key": k, "version": v })),
             "label": c.label, "chunk_size": c.chunk_size,
             "dek": hex::encode(dek.expose()), "object_id": hex::encode(params.object_id),
             "keys": keys, "wrap_context": hex::encode(ctx),
@@ -211,8 +256,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         m,
     ));
     let mut m = env.clone();
-    m[8] = 2;
-    negatives.push(("neg-unknown-version", "format version 2", "format", m));
+    m[8] = 3;
+    negatives.push(("neg-unknown-version", "format version 3", "format", m));
     let mut m = env.clone();
     m[9..11].copy_from_slice(&[0, 2]);
     negatives.push(("neg-unknown-suite", "suite 0x0002", "format", m));
@@ -229,8 +274,48 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     m[cs_pos..cs_pos + 4].copy_from_slice(&(1u32 << 30).to_be_bytes());
     negatives.push(("neg-oversized-chunk-size", "chunk_size 2^30", "format", m));
 
-    for (name, description, stage, envelope) in negatives {
-        let mut v = base.1.clone();
+    let mut negatives: Vec<(&str, &str, &str, Vec<u8>, usize)> = negatives
+        .into_iter()
+        .map(|(n, d, s, e)| (n, d, s, e, 3))
+        .collect();
+    // Format 2: the identity is bound like the label.
+    let stored = 6; // v2-stored-object
+    let env2 = &valid[stored].2;
+    let mut m = env2.clone();
+    let pos = m.windows(5).position(|w| w == b"blade").ok_or("identity")?;
+    m[pos] = b'B';
+    negatives.push((
+        "neg-identity-edited",
+        "format 2: the object key in the header edited (engines/Blade.step)",
+        "key",
+        m,
+        stored,
+    ));
+    let mut m = env2.clone();
+    let pos = m
+        .windows(20)
+        .position(|w| w == b"0123456789abcdef0123")
+        .ok_or("version id")?;
+    m[pos + 19] = b'4';
+    negatives.push((
+        "neg-identity-version-edited",
+        "format 2: the version id in the header edited",
+        "key",
+        m,
+        stored,
+    ));
+    let mut m = env2.clone();
+    m[8] = 1;
+    negatives.push((
+        "neg-v2-read-as-v1",
+        "format 2 header relabelled as format 1 (the identity is then read as wraps)",
+        "format",
+        m,
+        stored,
+    ));
+
+    for (name, description, stage, envelope, from) in negatives {
+        let mut v = valid[from].1.clone();
         v["name"] = name.into();
         v["description"] = description.into();
         v["expect"] = "error".into();

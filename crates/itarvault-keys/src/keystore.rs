@@ -731,6 +731,52 @@ fn unseal(
     })
 }
 
+impl LocalKeystore {
+    /// An HMAC-SHA-256 of `data` under a key derived from the current version of
+    /// `key_id` (HKDF-SHA-256, info `itarvault/binding-mac/v1`). The server binds
+    /// metadata rows to their blobs with it, so that whoever can edit the database but
+    /// does not hold the keystore cannot forge a binding. Verify with
+    /// [`Self::verify_mac`] (constant time). Returns the key version used with the tag.
+    pub fn mac(&self, key_id: &str, data: &[u8]) -> Result<(u32, [u8; 32]), KeyError> {
+        self.mac_with(key_id, None, data)
+    }
+
+    fn mac_with(
+        &self,
+        key_id: &str,
+        version: Option<u32>,
+        data: &[u8],
+    ) -> Result<(u32, [u8; 32]), KeyError> {
+        let st = self.read_state();
+        let (version, kek) = self.kek(&st, key_id, version)?;
+        let prk =
+            aws_lc_rs::hkdf::Salt::new(aws_lc_rs::hkdf::HKDF_SHA256, b"itarvault/binding-mac/v1")
+                .extract(kek.as_ref());
+        let info = [key_id.as_bytes()];
+        let okm = prk
+            .expand(&info, aws_lc_rs::hmac::HMAC_SHA256)
+            .map_err(|_| KeyError::Crypto(itarvault_format::CryptoFailure))?;
+        let key = aws_lc_rs::hmac::Key::from(okm);
+        let tag = aws_lc_rs::hmac::sign(&key, data);
+        let mut out = [0u8; 32];
+        out.copy_from_slice(tag.as_ref());
+        Ok((version, out))
+    }
+
+    /// Whether `tag` is [`Self::mac`] of `data` under `version` of the key, in constant
+    /// time.
+    pub fn verify_mac(
+        &self,
+        key_id: &str,
+        version: u32,
+        data: &[u8],
+        tag: &[u8],
+    ) -> Result<bool, KeyError> {
+        let (_, want) = self.mac_with(key_id, Some(version), data)?;
+        Ok(aws_lc_rs::constant_time::verify_slices_are_equal(&want, tag).is_ok())
+    }
+}
+
 impl KeyProvider for LocalKeystore {
     fn provider_id(&self) -> &str {
         PROVIDER_ID

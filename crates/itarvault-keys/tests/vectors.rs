@@ -79,9 +79,17 @@ fn envelope_known_answer_vectors() {
                 // Encryption direction: the recorded inputs reproduce the recorded bytes.
                 let dek = DataKey::from_bytes(&h32(&v["dek"]));
                 let params = HeaderParams {
+                    version: v["version"].as_u64().unwrap() as u8,
                     object_id: h32(&v["object_id"]),
                     chunk_size: v["chunk_size"].as_u64().unwrap() as u32,
                     label: v["label"].as_str().unwrap().parse().unwrap(),
+                    identity: v["identity"].as_object().map(|id| {
+                        itarvault_format::ObjectIdentity {
+                            bucket: id["bucket"].as_str().unwrap().into(),
+                            key: id["key"].as_str().unwrap().into(),
+                            version: id["version"].as_str().unwrap().into(),
+                        }
+                    }),
                 };
                 let ctx = params.wrap_context();
                 assert_eq!(

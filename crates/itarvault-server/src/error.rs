@@ -67,6 +67,10 @@ pub enum Error {
     /// The operator's configuration prevents it (500).
     #[error("{0}")]
     Config(Detail),
+    /// Stored data does not match its record: tampered or damaged (500). Nothing was
+    /// released.
+    #[error("{0}")]
+    Integrity(Detail),
     /// A dependency failed: the audit log, the database, a key provider, the disk, or
     /// the server is saturated (503).
     #[error("{0}")]
@@ -99,6 +103,11 @@ impl Error {
     }
     pub fn config(code: &'static str, message: impl Into<String>) -> Self {
         Self::Config(detail(code, message))
+    }
+    pub fn integrity(message: impl Into<String>) -> Self {
+        Self::Integrity(detail("integrity", message)).hint(
+            "nothing was released; treat this as a possible tampering: compare the data directory with a backup and check `itarvault audit verify`",
+        )
     }
     pub fn unavailable(code: &'static str, message: impl Into<String>) -> Self {
         Self::Unavailable(detail(code, message))
@@ -150,6 +159,7 @@ impl Error {
             | Self::Unauthenticated(d)
             | Self::Forbidden(d)
             | Self::Config(d)
+            | Self::Integrity(d)
             | Self::Unavailable(d)
             | Self::Bug(d) => d,
         }
@@ -165,6 +175,7 @@ impl Error {
             | Self::Unauthenticated(d)
             | Self::Forbidden(d)
             | Self::Config(d)
+            | Self::Integrity(d)
             | Self::Unavailable(d)
             | Self::Bug(d) => d,
         }
@@ -202,7 +213,9 @@ impl Error {
             Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
-            Self::Config(_) | Self::Bug(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Config(_) | Self::Integrity(_) | Self::Bug(_) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }

@@ -363,6 +363,13 @@ pub async fn open_vault(cfg: Config) -> Result<Opened, StartError> {
         scanner,
     }));
     vault.resume_approved().await.map_err(StartError::Service)?;
+    let bound = vault.bind_legacy_rows().map_err(StartError::Service)?;
+    if bound > 0 {
+        tracing::info!(
+            bound,
+            "bound objects stored in envelope format 1 to their rows; they are rewritten in format 2 in the background"
+        );
+    }
     Ok(Opened { vault, admin_token })
 }
 
@@ -406,6 +413,14 @@ impl Server {
             .header_read_timeout(Duration::from_secs(30));
         let http = Arc::new(http);
         let cert_field = self.vault.config().tls.client_cert_principal;
+        let upgrader = self.vault.clone();
+        tokio::spawn(async move {
+            match upgrader.upgrade_legacy().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(rewritten = n, "objects rewritten in envelope format 2"),
+                Err(e) => tracing::error!(error = %e, "rewriting format 1 objects stopped"),
+            }
+        });
         let refresher = self.vault.clone();
         tokio::spawn(async move {
             loop {

@@ -9,7 +9,7 @@ use std::io::{self, Read, Write};
 use bytes::Bytes;
 use itarvault_format::crypto::TAG_LEN;
 use itarvault_format::stream::{read_full, BodyOpener, BodySealer};
-use itarvault_format::{DataKey, HeaderParams, Label, VerifiedHeader};
+use itarvault_format::{DataKey, HeaderParams, Label, ObjectIdentity, VerifiedHeader, VERSION_1};
 use itarvault_keys::{DecryptError, KeyRef, Keyring, SealError};
 use itarvault_store::{BlobId, BlobStore, StoreError};
 use tokio::sync::mpsc;
@@ -32,6 +32,10 @@ pub enum PipelineError {
     Write(io::Error),
     #[error("the envelope's authenticated label `{envelope}` differs from the recorded label `{recorded}`: the metadata or the blob was altered")]
     LabelMismatch { envelope: String, recorded: String },
+    #[error("the envelope belongs to {envelope}, not to {recorded}: the metadata or the blob was altered")]
+    IdentityMismatch { envelope: String, recorded: String },
+    #[error("the object is stored in envelope format 1 and its row is not bound to its blob by a valid keystore MAC: the metadata or the blob was altered")]
+    LegacyUnbound,
     #[error("the client went away")]
     ClientGone,
     /// The content contradicts its label (or is classified); nothing was stored.
@@ -71,17 +75,21 @@ pub struct Sealed {
 
 /// Encrypts what arrives on `rx` into a new blob under `key`. Run on a blocking thread.
 /// Nothing is visible unless this returns `Ok` (the blob is discarded otherwise).
+#[allow(clippy::too_many_arguments)]
 pub fn seal_to_blob(
     keyring: &Keyring,
     key: &KeyRef,
     label: Label,
+    identity: ObjectIdentity,
     blobs: &dyn BlobStore,
     mut rx: mpsc::Receiver<Result<Bytes, io::Error>>,
     max: u64,
     check: ContentCheck<'_>,
 ) -> Result<Sealed, PipelineError> {
     let declared = label.clone();
-    let params = HeaderParams::new(label).map_err(|e| SealError::Encrypt(e.into()))?;
+    let params = HeaderParams::new(label)
+        .map_err(|e| SealError::Encrypt(e.into()))?
+        .with_identity(identity);
     let dek = DataKey::generate().map_err(|e| SealError::Encrypt(e.into()))?;
     let wraps = keyring.wrap_all(std::slice::from_ref(key), &dek, &params)?;
     let keys = describe_wraps(&wraps);
@@ -184,26 +192,61 @@ impl std::fmt::Debug for Opened {
     }
 }
 
-/// Opens a blob: unwraps its data key (a key use) and checks that the authenticated
-/// label is the one the metadata recorded, so that a swapped blob or an edited row
-/// cannot release data under the wrong label.
+/// What the metadata row says an envelope must be.
+#[derive(Debug, Clone)]
+pub struct Expected {
+    pub label: Label,
+    pub identity: ObjectIdentity,
+    /// For a format 1 envelope (which names no object): whether the row's binding MAC
+    /// verified under the keystore.
+    pub legacy_bound: bool,
+}
+
+fn describe(id: &ObjectIdentity) -> String {
+    format!(
+        "object `{}` version {} in bucket `{}`",
+        id.key, id.version, id.bucket
+    )
+}
+
+/// Opens a blob: unwraps its data key (a key use) and checks, before any byte is
+/// released, that the authenticated header is the one the metadata row names: the same
+/// label, and the same bucket, key and version (format 2) or a row bound to the blob
+/// by the keystore (format 1). A swapped blob or an edited row releases nothing.
 pub fn open_blob(
     keyring: &Keyring,
     blobs: &dyn BlobStore,
     blob: &BlobId,
-    recorded_label: &str,
+    expected: &Expected,
 ) -> Result<Opened, PipelineError> {
     let mut body = blobs.open(blob)?;
     let (header, _dek) = keyring.open_header(&mut body)?;
-    let envelope = header.params.label.to_string();
-    if envelope != recorded_label {
-        return Err(PipelineError::LabelMismatch {
-            envelope,
-            recorded: recorded_label.to_owned(),
-        });
-    }
+    check_header(&header, expected)?;
     let keys = describe_wraps(&header.wraps);
     Ok(Opened { header, body, keys })
+}
+
+/// The checks of [`open_blob`] on a verified header.
+pub fn check_header(header: &VerifiedHeader, expected: &Expected) -> Result<(), PipelineError> {
+    if header.params.label != expected.label {
+        return Err(PipelineError::LabelMismatch {
+            envelope: header.params.label.to_string(),
+            recorded: expected.label.to_string(),
+        });
+    }
+    match (&header.params.identity, header.params.version) {
+        (Some(id), _) if *id == expected.identity => Ok(()),
+        (Some(id), _) => Err(PipelineError::IdentityMismatch {
+            envelope: describe(id),
+            recorded: describe(&expected.identity),
+        }),
+        (None, VERSION_1) if expected.legacy_bound => Ok(()),
+        (None, VERSION_1) => Err(PipelineError::LegacyUnbound),
+        (None, _) => Err(PipelineError::IdentityMismatch {
+            envelope: "no object (an envelope made outside a vault)".into(),
+            recorded: describe(&expected.identity),
+        }),
+    }
 }
 
 /// Objects up to this size (one default chunk) are decrypted whole on the thread that

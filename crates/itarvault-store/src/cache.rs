@@ -219,6 +219,28 @@ impl<M: Metadata> Objects for Cached<M> {
     fn blob_refs(&self, backend: &str) -> Result<Vec<BlobId>, StoreError> {
         self.inner.blob_refs(backend)
     }
+    fn legacy_versions(&self, limit: usize) -> Result<Vec<ObjectRecord>, StoreError> {
+        self.inner.legacy_versions(limit)
+    }
+    fn legacy_count(&self) -> Result<u64, StoreError> {
+        self.inner.legacy_count()
+    }
+    fn bind_legacy(
+        &self,
+        o: &ObjectRecord,
+        key_version: u32,
+        tag: &[u8; 32],
+    ) -> Result<(), StoreError> {
+        self.inner.bind_legacy(o, key_version, tag)
+    }
+    fn upgrade_blob(
+        &self,
+        o: &ObjectRecord,
+        blob: &BlobId,
+        envelope_size: u64,
+    ) -> Result<bool, StoreError> {
+        self.inner.upgrade_blob(o, blob, envelope_size)
+    }
 }
 
 /// Lockbox records count uses and change by compare-and-swap: never cached.

@@ -209,6 +209,7 @@ fn object(key: &str, n: u8) -> Result<Version, Broken> {
         envelope_size: 200,
         created: OffsetDateTime::UNIX_EPOCH,
         created_by: "alice".into(),
+        legacy: None,
     }))
 }
 
@@ -361,6 +362,10 @@ pub fn objects(m: &dyn Metadata) -> Result<(), Broken> {
     check(
         refs.len() == 7 && refs.contains(&blob(2)?) && !refs.contains(&blob(1)?),
         "blob references cover every kept version and no pruned one",
+    )?;
+    check(
+        m.legacy_count().map_err(e)? == 0 && m.legacy_versions(10).map_err(e)?.is_empty(),
+        "versions written now are never legacy",
     )
 }
 

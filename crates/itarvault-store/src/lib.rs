@@ -35,7 +35,7 @@ pub mod sqlite;
 pub use blob::{BlobId, BlobStore, BlobWriter, LocalBlobStore};
 pub use cache::Cached;
 pub use meta::{
-    AuthorizationRecord, BucketRecord, Buckets, Credentials, DeleteMarker, LockboxKind,
+    AuthorizationRecord, BucketRecord, Buckets, Credentials, DeleteMarker, Legacy, LockboxKind,
     LockboxRecord, LockboxRecords, Metadata, ObjectPage, ObjectRecord, Objects, PersonFacts,
     PrincipalRecord, Registry, Role, Settings, TokenRecord, Version, VersionId, VersionPage,
     DEFAULT_VERSIONS_KEPT,

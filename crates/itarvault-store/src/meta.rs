@@ -209,6 +209,38 @@ pub struct ObjectRecord {
     #[serde(with = "time::serde::rfc3339")]
     pub created: OffsetDateTime,
     pub created_by: String,
+    /// For a version stored before envelopes named their object (format 1): how the row
+    /// is tied to its blob until the object is rewritten. `None` for every version
+    /// written now (the envelope names it).
+    #[serde(skip)]
+    pub legacy: Option<Legacy>,
+}
+
+/// A format 1 object's tie to its row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Legacy {
+    /// Not bound yet (the server binds every such row at start).
+    Unbound,
+    /// A MAC over the row's bucket, key, version, blob and label under a keystore key.
+    Bound { key_version: u32, tag: [u8; 32] },
+}
+
+impl ObjectRecord {
+    /// The bytes a legacy binding MAC covers: the row's identity and its blob.
+    pub fn binding_data(&self) -> Vec<u8> {
+        let mut out = b"itarvault/row-binding/v1\0".to_vec();
+        for part in [
+            self.bucket.as_str(),
+            self.key.as_str(),
+            self.version.as_str(),
+            self.blob.as_str(),
+            &self.label.to_string(),
+        ] {
+            out.extend_from_slice(&(part.len() as u64).to_be_bytes());
+            out.extend_from_slice(part.as_bytes());
+        }
+        out
+    }
 }
 
 fn label_text<S: serde::Serializer>(l: &Label, s: S) -> Result<S::Ok, S::Error> {
@@ -343,6 +375,26 @@ pub trait Objects: Send + Sync + fmt::Debug {
     ) -> Result<VersionPage, StoreError>;
     /// Blob ids referenced in `backend` (for the orphan sweep).
     fn blob_refs(&self, backend: &str) -> Result<Vec<BlobId>, StoreError>;
+    /// Versions still stored in format 1 (oldest first), at most `limit`.
+    fn legacy_versions(&self, limit: usize) -> Result<Vec<ObjectRecord>, StoreError>;
+    /// How many versions are still stored in format 1.
+    fn legacy_count(&self) -> Result<u64, StoreError>;
+    /// Records the binding of a format 1 version that has none yet.
+    fn bind_legacy(
+        &self,
+        o: &ObjectRecord,
+        key_version: u32,
+        tag: &[u8; 32],
+    ) -> Result<(), StoreError>;
+    /// Points a format 1 version at its rewritten blob, if the row still points at
+    /// `o.blob` (compare-and-swap); returns whether it did. The version is then no
+    /// longer legacy.
+    fn upgrade_blob(
+        &self,
+        o: &ObjectRecord,
+        blob: &BlobId,
+        envelope_size: u64,
+    ) -> Result<bool, StoreError>;
 }
 
 /// Lockbox records, changed only by compare-and-swap.

@@ -113,16 +113,19 @@ CREATE TABLE object_versions (
   size INTEGER,
   envelope_size INTEGER,
   created INTEGER NOT NULL,
-  created_by TEXT NOT NULL
+  created_by TEXT NOT NULL,
+  legacy INTEGER NOT NULL DEFAULT 0,
+  binding TEXT
 );
 INSERT INTO object_versions (bucket, key, version, latest, marker, blob, backend, label,
-    size, envelope_size, created, created_by)
+    size, envelope_size, created, created_by, legacy)
   SELECT bucket, key, lower(hex(randomblob(10))), 1, 0, blob, backend, label, size,
-    envelope_size, created, created_by FROM objects ORDER BY created;
+    envelope_size, created, created_by, 1 FROM objects ORDER BY created;
 DROP TABLE objects;
 CREATE INDEX versions_latest ON object_versions(bucket, latest, key);
 CREATE INDEX versions_key ON object_versions(bucket, key, seq);
 CREATE INDEX versions_blob ON object_versions(backend, blob);
+CREATE INDEX versions_legacy ON object_versions(legacy, seq);
 "#,
 ];
 
@@ -413,8 +416,8 @@ fn lockbox_typed(
     Ok(rec)
 }
 
-const VERSION_COLS: &str =
-    "seq, bucket, key, version, marker, blob, backend, label, size, envelope_size, created, created_by";
+const VERSION_COLS: &str = "seq, bucket, key, version, marker, blob, backend, label, size, \
+     envelope_size, created, created_by, legacy, binding";
 
 /// A version row as stored, before its fields are checked.
 struct RawVersion {
@@ -430,6 +433,8 @@ struct RawVersion {
     envelope_size: Option<i64>,
     created: i64,
     created_by: String,
+    legacy: bool,
+    binding: Option<String>,
 }
 
 fn version_row(r: &Row<'_>) -> rusqlite::Result<RawVersion> {
@@ -446,6 +451,23 @@ fn version_row(r: &Row<'_>) -> rusqlite::Result<RawVersion> {
         envelope_size: r.get(9)?,
         created: r.get(10)?,
         created_by: r.get(11)?,
+        legacy: r.get(12)?,
+        binding: r.get(13)?,
+    })
+}
+
+/// A binding as stored: `<key version>:<64 hex>`.
+fn binding_text(key_version: u32, tag: &[u8; 32]) -> String {
+    format!("{key_version}:{}", hex::encode(tag))
+}
+
+fn binding_parse(s: &str) -> Option<Legacy> {
+    let (v, t) = s.split_once(':')?;
+    let mut tag = [0u8; 32];
+    hex::decode_to_slice(t, &mut tag).ok()?;
+    Some(Legacy::Bound {
+        key_version: v.parse().ok()?,
+        tag,
     })
 }
 
@@ -480,6 +502,11 @@ fn version_typed(raw: RawVersion) -> Result<(i64, Version), StoreError> {
         .ok_or_else(|| damaged("no label"))?
         .parse()
         .map_err(|e| damaged(&format!("label does not parse: {e}")))?;
+    let legacy = match (raw.legacy, raw.binding.as_deref()) {
+        (false, _) => None,
+        (true, None) => Some(Legacy::Unbound),
+        (true, Some(b)) => Some(binding_parse(b).ok_or_else(|| damaged("bad binding"))?),
+    };
     let size = |v: Option<i64>, what: &str| {
         v.and_then(|n| u64::try_from(n).ok())
             .ok_or_else(|| damaged(&format!("bad {what}")))
@@ -497,6 +524,7 @@ fn version_typed(raw: RawVersion) -> Result<(i64, Version), StoreError> {
             label,
             created: from_ts(raw.created),
             created_by: raw.created_by,
+            legacy,
         }),
     ))
 }
@@ -842,7 +870,7 @@ impl Objects for SqliteMetadata {
                     "SELECT {VERSION_COLS}, latest FROM object_versions WHERE bucket = ?1 AND key = ?2 AND version = ?3"
                 ),
                 params![bucket, key, version.as_str()],
-                |r| Ok((version_row(r)?, r.get::<_, bool>(12)?)),
+                |r| Ok((version_row(r)?, r.get::<_, bool>(14)?)),
             )
             .optional()?;
         let Some((raw, latest)) = found else {
@@ -928,6 +956,62 @@ impl Objects for SqliteMetadata {
             |r| r.get::<_, String>(0),
             |s| BlobId::parse(&s),
         )
+    }
+
+    fn legacy_versions(&self, limit: usize) -> Result<Vec<ObjectRecord>, StoreError> {
+        self.all(
+            &format!(
+                "SELECT {VERSION_COLS} FROM object_versions WHERE legacy = 1 AND marker = 0 ORDER BY seq LIMIT ?1"
+            ),
+            [i64::try_from(limit).unwrap_or(i64::MAX)],
+            version_row,
+            |raw| object_only(version_typed(raw)?.1),
+        )
+    }
+
+    fn legacy_count(&self) -> Result<u64, StoreError> {
+        let n: Option<i64> = self.one(
+            "SELECT count(*) FROM object_versions WHERE legacy = 1 AND marker = 0",
+            [],
+            |r| r.get(0),
+            Ok,
+        )?;
+        Ok(n.and_then(|n| u64::try_from(n).ok()).unwrap_or(0))
+    }
+
+    fn bind_legacy(
+        &self,
+        o: &ObjectRecord,
+        key_version: u32,
+        tag: &[u8; 32],
+    ) -> Result<(), StoreError> {
+        self.db().execute(
+            "UPDATE object_versions SET binding = ?4 WHERE bucket = ?1 AND key = ?2 AND version = ?3 \
+             AND legacy = 1 AND binding IS NULL",
+            params![o.bucket, o.key, o.version.as_str(), binding_text(key_version, tag)],
+        )?;
+        Ok(())
+    }
+
+    fn upgrade_blob(
+        &self,
+        o: &ObjectRecord,
+        blob: &BlobId,
+        envelope_size: u64,
+    ) -> Result<bool, StoreError> {
+        let n = self.db().execute(
+            "UPDATE object_versions SET blob = ?5, envelope_size = ?6, legacy = 0, binding = NULL \
+             WHERE bucket = ?1 AND key = ?2 AND version = ?3 AND blob = ?4 AND legacy = 1",
+            params![
+                o.bucket,
+                o.key,
+                o.version.as_str(),
+                o.blob.as_str(),
+                blob.as_str(),
+                i64::try_from(envelope_size).unwrap_or(i64::MAX)
+            ],
+        )?;
+        Ok(n == 1)
     }
 }
 

@@ -108,10 +108,44 @@ fn a_release_2_database_migrates_with_every_row() {
     };
     assert_eq!(o.label.to_string(), "ITAR:XI;CUI//SP-EXPT");
     assert_eq!((o.size, o.envelope_size), (42, 300));
+    // Its envelope is format 1: the row is legacy until its object is rewritten.
+    assert_eq!(o.legacy, Some(itarvault_store::Legacy::Unbound));
+    assert_eq!(m.legacy_count().unwrap(), 1);
+    m.bind_legacy(&o, 1, &[9; 32]).unwrap();
+    let bound = m.legacy_versions(10).unwrap().remove(0);
+    assert_eq!(
+        bound.legacy,
+        Some(itarvault_store::Legacy::Bound {
+            key_version: 1,
+            tag: [9; 32]
+        })
+    );
+    m.bind_legacy(&bound, 2, &[7; 32]).unwrap();
+    assert_eq!(
+        m.legacy_versions(10).unwrap()[0].legacy,
+        bound.legacy,
+        "a binding is never replaced"
+    );
+    let new_blob = itarvault_store::BlobId::parse("ffffffffffffffffffffffffffffffff").unwrap();
+    let mut stale = bound.clone();
+    stale.blob = new_blob.clone();
+    assert!(
+        !m.upgrade_blob(&stale, &new_blob, 400).unwrap(),
+        "compare-and-swap on the blob"
+    );
+    assert!(m.upgrade_blob(&bound, &new_blob, 400).unwrap());
+    assert_eq!(m.legacy_count().unwrap(), 0);
+    let Some(Version::Object(o)) = m.version("designs", "engines/blade.step", None).unwrap() else {
+        panic!("the object is still there");
+    };
+    assert_eq!(
+        (&o.blob, o.envelope_size, &o.legacy),
+        (&new_blob, 400, &None)
+    );
     let again = m
         .version("designs", "engines/blade.step", Some(&o.version))
         .unwrap();
-    assert_eq!(again, Some(Version::Object(o)));
+    assert_eq!(again, Some(Version::Object(o.clone())));
     let lb = m.lockbox("req_1").unwrap().unwrap();
     assert_eq!(lb.version, 3);
     assert_eq!(

@@ -163,7 +163,7 @@ impl Vault {
             if body != rec.body {
                 rec.body = body;
                 match self.lockbox.update_lockbox(&rec) {
-                    Ok(()) => {}
+                    Ok(()) => self.note_change(),
                     Err(StoreError::Conflict(_)) => continue,
                     Err(e) => return Err(e.into()),
                 }

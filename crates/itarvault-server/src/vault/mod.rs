@@ -16,6 +16,7 @@ pub mod ops;
 pub mod quorum;
 pub mod registry;
 pub mod settings;
+mod upgrade;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -165,6 +166,9 @@ pub struct Vault {
     webhook: Option<Webhook>,
     /// The marking rules every upload is scanned with.
     scanner: Arc<itarvault_scan::Scanner>,
+    /// Counts writes to the registry and the lockbox (here, or announced by another
+    /// node): a streaming download re-checks its grant and principal when it moves.
+    changes: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// What [`Vault::new`] is built from (prepared by [`crate::Server::open`]).
@@ -206,7 +210,13 @@ impl Vault {
             controlled: RwLock::new(p.controlled),
             webhook: p.webhook,
             scanner: p.scanner,
+            changes: Arc::default(),
         }
+    }
+
+    /// Notes a change to the registry or the lockbox (see `changes`).
+    pub fn note_change(&self) {
+        self.changes.fetch_add(1, Ordering::SeqCst);
     }
 
     pub fn config(&self) -> &Config {

@@ -10,7 +10,11 @@ use futures_util::{Stream, StreamExt};
 use itarvault_audit::{Event, Reason as AuditReason};
 use itarvault_keys::KeyRef;
 use itarvault_scan::Conflict;
-use itarvault_store::{DeleteMarker, ObjectRecord, Version, VersionId};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use itarvault_format::ObjectIdentity;
+use itarvault_lockbox::ContentAction;
+use itarvault_store::{DeleteMarker, Legacy, ObjectRecord, Version, VersionId};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use tokio::sync::mpsc;
@@ -123,7 +127,9 @@ fn pipeline_error(e: PipelineError) -> Error {
         PipelineError::Store(_) | PipelineError::Write(_) => {
             Error::unavailable("storage-unavailable", format!("storing the object failed: {e}"))
         }
-        PipelineError::LabelMismatch { .. } => Error::unavailable("integrity", e.to_string()),
+        PipelineError::LabelMismatch { .. }
+        | PipelineError::IdentityMismatch { .. }
+        | PipelineError::LegacyUnbound => Error::integrity(e.to_string()),
         PipelineError::ClientGone | PipelineError::ScanFailed => Error::bug(e.to_string()),
     }
 }
@@ -146,13 +152,17 @@ impl Vault {
         event.object = Some(object.key.clone());
         event.label = Some(object.label.to_string());
         let (size, whole) = (object.size, object.size <= pipeline::WHOLE_MAX);
+        let expected = pipeline::Expected {
+            label: object.label.clone(),
+            identity: identity_of(object),
+            legacy_bound: self.legacy_bound(object),
+        };
         let opened = {
             let keyring = self.keyring.clone();
             let store = backend.store.clone();
             let blob = object.blob.clone();
-            let recorded = object.label.to_string();
             tokio::task::spawn_blocking(move || {
-                let op = pipeline::open_blob(&keyring, store.as_ref(), &blob, &recorded)?;
+                let op = pipeline::open_blob(&keyring, store.as_ref(), &blob, &expected)?;
                 let keys = op.keys.clone();
                 let release = if whole {
                     Opened::Whole(pipeline::open_whole(op, size)?)
@@ -166,15 +176,16 @@ impl Vault {
         let (keys, opened) = match opened {
             Ok(Ok(r)) => r,
             Ok(Err(e)) => {
-                return Err(self
-                    .fail(
-                        event,
-                        Error::unavailable(
-                            "object-unreadable",
-                            format!("opening the object failed: {e}"),
-                        ),
-                    )
-                    .await)
+                let err = match e {
+                    PipelineError::LabelMismatch { .. }
+                    | PipelineError::IdentityMismatch { .. }
+                    | PipelineError::LegacyUnbound => pipeline_error(e),
+                    other => Error::unavailable(
+                        "object-unreadable",
+                        format!("opening the object failed: {other}"),
+                    ),
+                };
+                return Err(self.fail(event, err).await);
             }
             Err(e) => {
                 return Err(self
@@ -192,41 +203,108 @@ impl Vault {
                 bump(&self.metrics.bytes_out, plain.len() as u64);
                 Ok(Release::Whole(object, plain))
             }
-            Opened::Stream(op) => Ok(Release::Stream(object, self.stream(*op, size, event))),
+            Opened::Stream(op) => {
+                let guard = self.stream_guard(&auth);
+                Ok(Release::Stream(
+                    object,
+                    self.stream(*op, size, event, guard),
+                ))
+            }
         }
     }
 
-    /// Decrypts on a blocking thread into a channel the HTTP body reads; an early end
-    /// (a damaged body, a client that left) is recorded too.
-    fn stream(&self, opened: pipeline::Opened, size: u64, release: Event) -> BodyStream {
+    /// Decrypts on a blocking thread into a channel the HTTP body reads. Before each
+    /// chunk goes to the client the guard re-checks what allowed the read (the grant,
+    /// the principal): after a revoke or a grant's end no further chunk is released and
+    /// the body ends in error. An early end (a damaged body, a client that left, a
+    /// revoked grant) is recorded too.
+    fn stream(
+        &self,
+        opened: pipeline::Opened,
+        size: u64,
+        release: Event,
+        guard: StreamGuard,
+    ) -> BodyStream {
         let (tx, rx) = mpsc::channel::<Result<Bytes, io::Error>>(8);
         let audit = self.audit.clone();
         let rt = tokio::runtime::Handle::current();
+        let mut end = release;
+        end.kind = "object.get.end".into();
+        end.outcome = "error".into();
+        end.reasons.clear();
+        end.key = None;
+        let producer_end = end.clone();
         tokio::task::spawn_blocking(move || {
             if let Err(e) = pipeline::open_to_channel(opened, size, tx) {
+                if matches!(e, PipelineError::ClientGone) {
+                    return;
+                }
                 tracing::warn!(error = %e, "download ended early");
-                let mut end = release;
-                end.kind = "object.get.end".into();
-                end.outcome = "error".into();
-                end.reasons.clear();
-                end.key = None;
+                let mut end = producer_end;
                 end.detail = Some(e.to_string());
                 if let Err(e) = rt.block_on(audit.record(end)) {
                     tracing::error!(error = %e, "could not record the end of a download");
                 }
             }
         });
-        let metrics = self.metrics.clone();
-        Box::pin(futures_util::stream::unfold(rx, move |mut rx| {
-            let metrics = metrics.clone();
-            async move {
-                let item = rx.recv().await?;
-                if let Ok(b) = &item {
-                    bump(&metrics.bytes_out, b.len() as u64);
-                }
-                Some((item, rx))
+        let state = Streaming {
+            rx,
+            guard,
+            metrics: self.metrics.clone(),
+            audit: self.audit.clone(),
+            end,
+            done: false,
+        };
+        Box::pin(futures_util::stream::unfold(state, |mut st| async move {
+            if st.done {
+                return None;
             }
+            let item = st.rx.recv().await?;
+            if let Err(why) = st.guard.check() {
+                st.done = true;
+                st.end.detail = Some(format!("released no further chunk: {why}"));
+                if let Err(e) = st.audit.record(st.end.clone()).await {
+                    tracing::error!(error = %e, "could not record the end of a download");
+                }
+                return Some((Err(io::Error::other(why)), st));
+            }
+            if let Ok(b) = &item {
+                bump(&st.metrics.bytes_out, b.len() as u64);
+            }
+            Some((item, st))
         }))
+    }
+
+    fn stream_guard(&self, auth: &Authorized<ObjectRead>) -> StreamGuard {
+        StreamGuard {
+            registry: self.registry.clone(),
+            lockbox: self.lockbox.clone(),
+            changes: self.changes.clone(),
+            seen: self.changes.load(Ordering::SeqCst),
+            principal: auth.caller().id().to_owned(),
+            grant: auth.grant().map(|g| {
+                let o = &auth.target().object;
+                (g.to_owned(), o.bucket.clone(), o.key.clone())
+            }),
+            not_after: None,
+            first: auth.grant().is_some(),
+        }
+    }
+
+    /// Whether a format 1 version's row carries a valid keystore binding to its blob.
+    pub(super) fn legacy_bound(&self, o: &ObjectRecord) -> bool {
+        match &o.legacy {
+            Some(Legacy::Bound { key_version, tag }) => self
+                .keystore
+                .verify_mac(
+                    super::upgrade::BINDING_KEY,
+                    *key_version,
+                    &o.binding_data(),
+                    tag,
+                )
+                .unwrap_or(false),
+            _ => false,
+        }
     }
 
     /// Stores an allowed upload as the key's new current version. Nothing is visible
@@ -264,12 +342,26 @@ impl Vault {
             let key_ref = KeyRef::local(&bucket.key_id);
             let max = self.config.limits.max_object_bytes;
             let reject_mismatch = self.config.scan.on_mismatch == OnMismatch::Reject;
+            let identity = ObjectIdentity {
+                bucket: bucket.name.clone(),
+                key: key.clone(),
+                version: version.to_string(),
+            };
             tokio::task::spawn_blocking(move || {
                 let check = pipeline::ContentCheck {
                     scanner: &scanner,
                     reject_mismatch,
                 };
-                pipeline::seal_to_blob(&keyring, &key_ref, label, store.as_ref(), rx, max, check)
+                pipeline::seal_to_blob(
+                    &keyring,
+                    &key_ref,
+                    label,
+                    identity,
+                    store.as_ref(),
+                    rx,
+                    max,
+                    check,
+                )
             })
         };
         let mut body = body;
@@ -309,6 +401,7 @@ impl Vault {
             envelope_size: sealed.envelope_size,
             created: OffsetDateTime::now_utc(),
             created_by: auth.caller().id().to_owned(),
+            legacy: None,
         };
         if let Err(e) = self.objects.put_version(&Version::Object(record.clone())) {
             let _ = backend.store.delete(&sealed.blob);
@@ -522,6 +615,75 @@ impl Vault {
             .collect();
         let withheld = total - shown.len();
         Ok((shown, withheld))
+    }
+}
+
+fn identity_of(o: &ObjectRecord) -> ObjectIdentity {
+    ObjectIdentity {
+        bucket: o.bucket.clone(),
+        key: o.key.clone(),
+        version: o.version.to_string(),
+    }
+}
+
+/// What a streaming download carries between chunks.
+struct Streaming {
+    rx: mpsc::Receiver<Result<Bytes, io::Error>>,
+    guard: StreamGuard,
+    metrics: std::sync::Arc<super::Metrics>,
+    audit: crate::audit_log::AuditLog,
+    end: Event,
+    done: bool,
+}
+
+/// Re-checks, while a download streams, what allowed it: the caller is still an enabled
+/// principal, and the grant it reads under (if any) still permits the read now. The
+/// stores are asked only when something changed (a lockbox or registry write, counted
+/// in `changes`) or when the grant's window may have ended: a chunk costs an atomic
+/// load.
+struct StreamGuard {
+    registry: std::sync::Arc<dyn itarvault_store::Registry>,
+    lockbox: std::sync::Arc<dyn itarvault_store::LockboxRecords>,
+    changes: std::sync::Arc<AtomicU64>,
+    seen: u64,
+    principal: String,
+    /// The grant's id, and the object it is used on.
+    grant: Option<(String, String, String)>,
+    /// When the grant's window ends (known after the first check).
+    not_after: Option<OffsetDateTime>,
+    /// Whether the grant has not been read yet.
+    first: bool,
+}
+
+impl StreamGuard {
+    fn check(&mut self) -> Result<(), String> {
+        let now = OffsetDateTime::now_utc();
+        let changed = self.changes.load(Ordering::SeqCst);
+        let window_over = self.not_after.is_some_and(|t| now >= t);
+        if changed == self.seen && !window_over && !self.first {
+            return Ok(());
+        }
+        self.first = false;
+        match self.registry.principal(&self.principal) {
+            Ok(Some(p)) if !p.disabled => {}
+            Ok(_) => return Err(format!("principal `{}` was disabled", self.principal)),
+            Err(e) => return Err(format!("the registry could not be read: {e}")),
+        }
+        if let Some((id, bucket, key)) = &self.grant {
+            let record = self
+                .lockbox
+                .lockbox(id)
+                .map_err(|e| format!("grant {id} could not be read: {e}"))?
+                .ok_or_else(|| format!("grant {id} is gone"))?;
+            let r: itarvault_lockbox::AccessRequest = super::lockbox::decode(&record)
+                .map_err(|e| format!("grant {id}: {}", e.message()))?;
+            if !r.permits(&self.principal, bucket, key, ContentAction::Read, now) {
+                return Err(format!("grant {id} is {} (revoked or ended)", r.state));
+            }
+            self.not_after = r.not_after;
+        }
+        self.seen = changed;
+        Ok(())
     }
 }
 

@@ -4,8 +4,8 @@ use std::fmt::Write as _;
 use std::sync::atomic::Ordering;
 
 use itarvault_api::{
-    Admin, AuditInfo, Backend as PostureBackend, Bucket, Fips, KeyProvider, Lockbox, Posture,
-    Quorum, Residency, ServerCertificate, Tls,
+    Admin, AuditInfo, Backend as PostureBackend, Bucket, Fips, KeyProvider, Lockbox, ObjectsInfo,
+    Posture, Quorum, Residency, ServerCertificate, Tls,
 };
 use itarvault_policy::{decide_batch, Decisions, INVALID_INPUT};
 use itarvault_store::Role;
@@ -187,6 +187,9 @@ impl Vault {
             admins,
             audit: AuditInfo {
                 public_key: audit_key.to_hex(),
+            },
+            objects: ObjectsInfo {
+                format_1_remaining: self.legacy_remaining()?,
             },
         })
     }

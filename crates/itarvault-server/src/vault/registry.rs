@@ -200,6 +200,7 @@ impl Vault {
                 );
             }
             self.registry.set_disabled(id, disabled)?;
+            self.note_change();
             let state = if disabled { "disabled" } else { "enabled" };
             Ok((
                 self.view(self.existing(id)?)?,
