@@ -1,8 +1,10 @@
-//! From findings to a label: the suggestion for a file, and the check of an upload's
-//! declared label against what its content says.
+//! From findings to a label: the suggestion for a file, the check of an upload's
+//! declared label against what its content says, and the decision on an upload.
 
+use crate::extract::Unchecked;
 use crate::matcher::Finding;
 use crate::rules::Implies;
+use crate::upload::CheckOutcome;
 use itarvault_format::{Control, Label};
 use std::fmt;
 
@@ -99,20 +101,38 @@ pub enum Conflict {
         suggested: String,
         rules: Vec<String>,
     },
+    /// Part of the content could not be checked (an encrypted or oversized archive…),
+    /// and the label (EAR99, PUBLIC) claims it holds nothing controlled.
+    Unchecked { declared: String, reason: Unchecked },
 }
 
 impl Conflict {
-    /// The rules behind the conflict, for the audit record.
+    /// The rules behind the conflict, for the audit record (none when nothing could be
+    /// checked).
     pub fn rules(&self) -> &[String] {
         match self {
             Self::Classified { rules } | Self::Mislabelled { rules, .. } => rules,
+            Self::Unchecked { .. } => &[],
         }
     }
 
+    /// Stable machine-readable code (API errors, audit records).
     pub fn code(&self) -> &'static str {
         match self {
             Self::Classified { .. } => "content-classified",
             Self::Mislabelled { .. } => "content-mislabelled",
+            Self::Unchecked { .. } => "content-unchecked",
+        }
+    }
+
+    /// What the person uploading should do.
+    pub fn hint(&self) -> String {
+        match self {
+            Self::Classified { .. } => "do not retry: report the spill to your facility security officer (32 CFR 117.8)".into(),
+            Self::Mislabelled { suggested, .. } => format!(
+                "if the marking is right, upload with the label `{suggested}` (a person picks the category where it says only ITAR); if the marking is stale, correct the document first"
+            ),
+            Self::Unchecked { reason, .. } => reason.remedy(),
         }
     }
 }
@@ -133,6 +153,10 @@ impl fmt::Display for Conflict {
                 f,
                 "the content is marked `{suggested}` ({}) but was labelled `{declared}`",
                 rules.join(", ")
+            ),
+            Self::Unchecked { declared, reason } => write!(
+                f,
+                "the content could not be checked: {reason}; an upload labelled `{declared}` is stored only when all of its content was checked"
             ),
         }
     }
@@ -179,4 +203,74 @@ pub fn check(declared: &Label, findings: &[Finding]) -> Result<(), Conflict> {
         }
     }
     Ok(())
+}
+
+/// What to do with content that contradicts its label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnMismatch {
+    /// Refuse it.
+    Refuse,
+    /// Store it and flag the conflict in the audit record.
+    Flag,
+}
+
+/// What to do with an upload, from its declared label and what the check found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UploadDecision {
+    Store {
+        /// A mislabelling let through by [`OnMismatch::Flag`].
+        flagged: Option<Conflict>,
+        /// Part of the content could not be checked; the ITAR or EAR label the upload
+        /// carries already protects it as controlled.
+        not_checked: Option<Unchecked>,
+    },
+    Refuse(Conflict),
+}
+
+impl UploadDecision {
+    /// The audit note for a stored upload whose content was not all checked.
+    pub fn note(&self) -> Option<String> {
+        match self {
+            Self::Store {
+                not_checked: Some(reason),
+                ..
+            } => Some(format!("not checked: {reason}")),
+            _ => None,
+        }
+    }
+}
+
+/// Decides an upload. In order:
+/// - a classification banner anywhere (in the bytes or inside any container) is
+///   refused under every label (E.O. 13526: classified information is never stored
+///   here);
+/// - content marked as more controlled than its label is refused (or, with
+///   [`OnMismatch::Flag`], stored and flagged), as [`check`] says;
+/// - content that could not all be checked is refused under EAR99 and PUBLIC, labels
+///   that assert it holds nothing ITAR- or ECCN-controlled, which an unopened
+///   container cannot support; under an ITAR or EAR label it is stored (the label
+///   already protects it as controlled) with the reason noted.
+pub fn decide_upload(
+    declared: &Label,
+    outcome: &CheckOutcome,
+    on_mismatch: OnMismatch,
+) -> UploadDecision {
+    let flagged = match check(declared, &outcome.findings) {
+        Ok(()) => None,
+        Err(c @ Conflict::Classified { .. }) => return UploadDecision::Refuse(c),
+        Err(c) if on_mismatch == OnMismatch::Refuse => return UploadDecision::Refuse(c),
+        Err(c) => Some(c),
+    };
+    match &outcome.unchecked {
+        Some(reason) if Rank::of_label(declared) <= Rank::Ear99 => {
+            UploadDecision::Refuse(Conflict::Unchecked {
+                declared: declared.to_string(),
+                reason: reason.clone(),
+            })
+        }
+        not_checked => UploadDecision::Store {
+            flagged,
+            not_checked: not_checked.clone(),
+        },
+    }
 }
