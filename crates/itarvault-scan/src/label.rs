@@ -101,18 +101,13 @@ pub enum Conflict {
         suggested: String,
         rules: Vec<String>,
     },
-    /// Part of the content could not be checked (an encrypted or oversized archive…),
-    /// and the label (EAR99, PUBLIC) claims it holds nothing controlled.
-    Unchecked { declared: String, reason: Unchecked },
 }
 
 impl Conflict {
-    /// The rules behind the conflict, for the audit record (none when nothing could be
-    /// checked).
+    /// The rules behind the conflict, for the audit record.
     pub fn rules(&self) -> &[String] {
         match self {
             Self::Classified { rules } | Self::Mislabelled { rules, .. } => rules,
-            Self::Unchecked { .. } => &[],
         }
     }
 
@@ -121,7 +116,6 @@ impl Conflict {
         match self {
             Self::Classified { .. } => "content-classified",
             Self::Mislabelled { .. } => "content-mislabelled",
-            Self::Unchecked { .. } => "content-unchecked",
         }
     }
 
@@ -132,7 +126,6 @@ impl Conflict {
             Self::Mislabelled { suggested, .. } => format!(
                 "if the marking is right, upload with the label `{suggested}` (a person picks the category where it says only ITAR); if the marking is stale, correct the document first"
             ),
-            Self::Unchecked { reason, .. } => reason.remedy(),
         }
     }
 }
@@ -153,10 +146,6 @@ impl fmt::Display for Conflict {
                 f,
                 "the content is marked `{suggested}` ({}) but was labelled `{declared}`",
                 rules.join(", ")
-            ),
-            Self::Unchecked { declared, reason } => write!(
-                f,
-                "the content could not be checked: {reason}; an upload labelled `{declared}` is stored only when all of its content was checked"
             ),
         }
     }
@@ -214,6 +203,60 @@ pub enum OnMismatch {
     Flag,
 }
 
+/// Why an upload is refused.
+///
+/// A type of its own rather than more [`Conflict`] variants: code that matches on a
+/// conflict's kinds keeps compiling, and `code`, `rules`, `hint` and `Display` answer
+/// for both kinds of refusal alike.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// The content is classified, or contradicts its label.
+    Content(Conflict),
+    /// Part of the content could not be checked (an encrypted or oversized archive…),
+    /// and the label (EAR99 or PUBLIC) claims it holds nothing ITAR- or
+    /// ECCN-controlled.
+    Unchecked { declared: String, reason: Unchecked },
+}
+
+impl Refusal {
+    /// Stable machine-readable code: `content-classified`, `content-mislabelled`,
+    /// `content-unchecked`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Content(c) => c.code(),
+            Self::Unchecked { .. } => "content-unchecked",
+        }
+    }
+
+    /// The marking rules behind the refusal (none when content could not be checked).
+    pub fn rules(&self) -> &[String] {
+        match self {
+            Self::Content(c) => c.rules(),
+            Self::Unchecked { .. } => &[],
+        }
+    }
+
+    /// What the person uploading should do.
+    pub fn hint(&self) -> String {
+        match self {
+            Self::Content(c) => c.hint(),
+            Self::Unchecked { reason, .. } => reason.remedy(),
+        }
+    }
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Content(c) => c.fmt(f),
+            Self::Unchecked { declared, reason } => write!(
+                f,
+                "the content could not be checked: {reason}; an upload labelled `{declared}` is stored only when all of its content was checked"
+            ),
+        }
+    }
+}
+
 /// What to do with an upload, from its declared label and what the check found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UploadDecision {
@@ -224,7 +267,7 @@ pub enum UploadDecision {
         /// carries already protects it as controlled.
         not_checked: Option<Unchecked>,
     },
-    Refuse(Conflict),
+    Refuse(Refusal),
 }
 
 impl UploadDecision {
@@ -257,13 +300,15 @@ pub fn decide_upload(
 ) -> UploadDecision {
     let flagged = match check(declared, &outcome.findings) {
         Ok(()) => None,
-        Err(c @ Conflict::Classified { .. }) => return UploadDecision::Refuse(c),
-        Err(c) if on_mismatch == OnMismatch::Refuse => return UploadDecision::Refuse(c),
+        Err(c @ Conflict::Classified { .. }) => return UploadDecision::Refuse(Refusal::Content(c)),
+        Err(c) if on_mismatch == OnMismatch::Refuse => {
+            return UploadDecision::Refuse(Refusal::Content(c))
+        }
         Err(c) => Some(c),
     };
     match &outcome.unchecked {
         Some(reason) if Rank::of_label(declared) <= Rank::Ear99 => {
-            UploadDecision::Refuse(Conflict::Unchecked {
+            UploadDecision::Refuse(Refusal::Unchecked {
                 declared: declared.to_string(),
                 reason: reason.clone(),
             })

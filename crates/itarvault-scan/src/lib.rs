@@ -28,7 +28,9 @@ pub mod upload;
 pub mod walk;
 
 pub use extract::{Budget, Unchecked, Unreadable};
-pub use label::{check, decide_upload, suggest, Conflict, OnMismatch, Rank, UploadDecision};
+pub use label::{
+    check, decide_upload, suggest, Conflict, OnMismatch, Rank, Refusal, UploadDecision,
+};
 pub use matcher::{Finding, Scanner, Stream};
 pub use rules::{Confidence, Implies, RuleError};
 pub use upload::{CheckOutcome, UploadCheck};

@@ -9,7 +9,8 @@
 
 use itarvault_format::Label;
 use itarvault_scan::{
-    decide_upload, Budget, CheckOutcome, Conflict, OnMismatch, Scanner, Unchecked, UploadDecision,
+    decide_upload, Budget, CheckOutcome, Conflict, OnMismatch, Refusal, Scanner, Unchecked,
+    UploadDecision,
 };
 use proptest::prelude::*;
 use std::io::Write;
@@ -236,7 +237,7 @@ fn a_classification_banner_in_a_zip_is_refused_under_every_label() {
     let flagged = decide_upload(&label("ITAR:XIX"), &outcome, OnMismatch::Flag);
     assert!(matches!(
         flagged,
-        UploadDecision::Refuse(Conflict::Classified { .. })
+        UploadDecision::Refuse(Refusal::Content(Conflict::Classified { .. }))
     ));
 }
 
@@ -628,6 +629,173 @@ fn flag_mode_stores_a_mislabelled_upload_but_not_an_unchecked_one_under_ear99() 
     let encrypted = check(&mark_encrypted(zip_of(&[("x.txt", b"hello")])));
     assert!(matches!(
         decide_upload(&label("EAR99"), &encrypted, OnMismatch::Flag),
-        UploadDecision::Refuse(Conflict::Unchecked { .. })
+        UploadDecision::Refuse(Refusal::Unchecked { .. })
     ));
+}
+
+fn zlib(data: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::new(6));
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}
+
+/// A PDF from its objects (numbered from 1): `Ok(dict)` is a plain object, `Err((dict,
+/// data))` a Flate stream.
+fn pdf(objects: &[Result<String, (String, Vec<u8>)>], trailer: &str) -> Vec<u8> {
+    let mut out = b"%PDF-1.7\n%\xE2\xE3\xCF\xD3\n".to_vec();
+    for (i, object) in objects.iter().enumerate() {
+        out.extend_from_slice(format!("{} 0 obj\n", i + 1).as_bytes());
+        match object {
+            Ok(dict) => out.extend_from_slice(dict.as_bytes()),
+            Err((dict, data)) => {
+                let packed = zlib(data);
+                out.extend_from_slice(
+                    format!(
+                        "<< {dict} /Length {} /Filter /FlateDecode >>\nstream\n",
+                        packed.len()
+                    )
+                    .as_bytes(),
+                );
+                out.extend_from_slice(&packed);
+                out.extend_from_slice(b"\nendstream");
+            }
+        }
+        out.extend_from_slice(b"\nendobj\n");
+    }
+    out.extend_from_slice(format!("trailer\n<< {trailer} >>\n%%EOF\n").as_bytes());
+    out
+}
+
+/// A one-page PDF whose text is drawn in a subset font (two-byte glyph codes, as
+/// LibreOffice and browsers write them) mapped back to Unicode by a ToUnicode CMap,
+/// plus a simple-font line with TJ kerning.
+fn subset_font_pdf(trailer_extra: &str) -> Vec<u8> {
+    let line = "USML Category XIX(f)";
+    let mut glyphs: Vec<char> = Vec::new();
+    for c in line.chars() {
+        if !glyphs.contains(&c) {
+            glyphs.push(c);
+        }
+    }
+    let code = |c: char| glyphs.iter().position(|g| *g == c).unwrap() + 3;
+    let hex: String = line.chars().map(|c| format!("{:04X}", code(c))).collect();
+    let content = format!(
+        "BT /F1 11 Tf 1 0 0 1 72 720 Tm <{hex}> Tj ET\nBT /F2 9 Tf 72 700 Td [(ITAR)-400(CON)12(TROLLED)] TJ 0 -12 Td (second line) Tj ET\nq 10 0 0 10 0 0 cm BI /W 2 /H 1 /BPC 8 /CS /G ID \x00) EI Q"
+    );
+    // Codes 3.. map one by one, except the first two, which a bfrange covers.
+    let bfchar: String = glyphs
+        .iter()
+        .skip(2)
+        .map(|c| format!("<{:04X}> <{:04X}>\n", code(*c), u32::from(*c)))
+        .collect();
+    let cmap = format!(
+        "/CIDInit /ProcSet findresource begin 12 dict begin begincmap\n1 begincodespacerange <0000> <FFFF> endcodespacerange\n1 beginbfrange <0003> <0004> [<{:04X}> <{:04X}>] endbfrange\n{} beginbfchar\n{bfchar}endbfchar\nendcmap CMapName currentdict /CMap defineresource pop end end",
+        u32::from(glyphs[0]),
+        u32::from(glyphs[1]),
+        glyphs.len() - 2
+    );
+    pdf(
+        &[
+            Ok("<< /Type /Catalog /Pages 2 0 R >>".into()),
+            Ok("<< /Type /Pages /Kids [3 0 R] /Count 1 >>".into()),
+            Ok("<< /Type /Page /Parent 2 0 R /Resources << /Font << /F1 5 0 R /F2 7 0 R >> >> /Contents [4 0 R] >>".into()),
+            Err((String::new(), content.into_bytes())),
+            Ok("<< /Type /Font /Subtype /Type0 /BaseFont /ABCDEF+Arial /Encoding /Identity-H /ToUnicode 6 0 R >>".into()),
+            Err((String::new(), cmap.into_bytes())),
+            Ok("<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>".into()),
+        ],
+        &format!("/Root 1 0 R {trailer_extra}"),
+    )
+}
+
+#[test]
+fn pdf_text_is_read_through_compressed_streams_and_tounicode_maps() {
+    let outcome = check(&subset_font_pdf(""));
+    let got: Vec<(&str, &str)> = outcome
+        .findings
+        .iter()
+        .map(|f| (f.rule.as_str(), f.matched.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("usml-category", "USML Category XIX(f)"),
+            ("itar-controlled-phrase", "ITAR CONTROLLED")
+        ],
+        "{outcome:#?}"
+    );
+    assert!(outcome
+        .findings
+        .iter()
+        .all(|f| f.line.is_none() && f.entry.is_none()));
+    assert_eq!((outcome.unchecked, outcome.unreadable), (None, None));
+    // Inside a zip, the findings name the PDF.
+    let zipped = check(&zip_of(&[("drawings/blade.pdf", &subset_font_pdf(""))]));
+    assert_eq!(
+        zipped.findings[0].entry.as_deref(),
+        Some("drawings/blade.pdf")
+    );
+    // Encrypted: not checked.
+    let locked = check(&subset_font_pdf("/Encrypt 9 0 R"));
+    assert_eq!(
+        locked.unchecked,
+        Some(Unchecked::Encrypted {
+            entry: String::new()
+        })
+    );
+    assert_eq!(refused_code("EAR99", &locked), Some("content-unchecked"));
+}
+
+#[test]
+fn pdf_strings_in_object_streams_and_missing_text_layers() {
+    // The document information dictionary, compressed in an object stream.
+    let objects = "8 0 << /Title (Brief) /Subject (SECRET//NOFORN) >>";
+    let stream = pdf(
+        &[
+            Ok("<< /Type /Catalog /Pages 2 0 R >>".into()),
+            Ok("<< /Type /Pages /Kids [] /Count 0 >>".into()),
+            Err((
+                "/Type /ObjStm /N 1 /First 4".into(),
+                objects.as_bytes().to_vec(),
+            )),
+        ],
+        "/Root 1 0 R /Info 8 0 R",
+    );
+    let outcome = check(&stream);
+    assert_eq!(
+        refused_code("ITAR:XIX", &outcome),
+        Some("content-classified"),
+        "{outcome:#?}"
+    );
+    // A page that only paints: no text layer, said, and nothing refused on it.
+    let picture = pdf(
+        &[
+            Ok("<< /Type /Catalog /Pages 2 0 R >>".into()),
+            Ok("<< /Type /Pages /Kids [3 0 R] /Count 1 >>".into()),
+            Ok("<< /Type /Page /Parent 2 0 R /Contents 4 0 R >>".into()),
+            Err((String::new(), b"0 0 1 rg 10 10 100 100 re f".to_vec())),
+        ],
+        "/Root 1 0 R",
+    );
+    let outcome = check(&picture);
+    assert_eq!(
+        outcome.unreadable,
+        Some(itarvault_scan::Unreadable::PdfWithoutText)
+    );
+    assert_eq!(refused_code("PUBLIC", &outcome), None);
+    // Deeply nested arrays cost a counter, not stack.
+    let mut deep = pdf(&[Ok("<< /Type /Catalog >>".into())], "/Root 1 0 R");
+    let nest = format!(
+        "2 0 obj\n{}{}\nendobj\n",
+        "[".repeat(1_000_000),
+        "]".repeat(1_000_000)
+    );
+    deep.extend_from_slice(nest.as_bytes());
+    assert_eq!(check(&deep).unchecked, None);
+    // Not a PDF at all past its header: damaged.
+    let broken = check(b"%PDF-1.7\n1 0 obj << /Type /Catalog >>\ntrailer garbage");
+    assert!(
+        matches!(broken.unchecked, Some(Unchecked::Corrupt { .. })),
+        "{broken:#?}"
+    );
 }
