@@ -214,8 +214,12 @@ pub enum Refusal {
     Content(Conflict),
     /// Part of the content could not be checked (an encrypted or oversized archive…),
     /// and the label (EAR99 or PUBLIC) claims it holds nothing ITAR- or
-    /// ECCN-controlled.
-    Unchecked { declared: String, reason: Unchecked },
+    /// ECCN-controlled; `cite` is where that claim is defined.
+    Unchecked {
+        declared: String,
+        reason: Unchecked,
+        cite: &'static str,
+    },
 }
 
 impl Refusal {
@@ -249,9 +253,13 @@ impl fmt::Display for Refusal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Content(c) => c.fmt(f),
-            Self::Unchecked { declared, reason } => write!(
+            Self::Unchecked {
+                declared,
+                reason,
+                cite,
+            } => write!(
                 f,
-                "the content could not be checked: {reason}; an upload labelled `{declared}` is stored only when all of its content was checked"
+                "the content could not be checked: {reason}; `{declared}` says none of it is on the USML or the CCL ({cite}), so it is stored only when all of it was checked"
             ),
         }
     }
@@ -289,10 +297,11 @@ impl UploadDecision {
 ///   here);
 /// - content marked as more controlled than its label is refused (or, with
 ///   [`OnMismatch::Flag`], stored and flagged), as [`check`] says;
-/// - content that could not all be checked is refused under EAR99 and PUBLIC, labels
-///   that assert it holds nothing ITAR- or ECCN-controlled, which an unopened
-///   container cannot support; under an ITAR or EAR label it is stored (the label
-///   already protects it as controlled) with the reason noted.
+/// - content that could not all be checked is refused under EAR99 (subject to the EAR
+///   but on no list, 15 CFR 774.1) and PUBLIC (public domain, 22 CFR 120.34; 15 CFR
+///   734.7): those labels assert it holds nothing ITAR- or ECCN-controlled, which an
+///   unopened container cannot support. Under an ITAR or EAR label it is stored (the
+///   label already protects it as controlled) with the reason noted.
 pub fn decide_upload(
     declared: &Label,
     outcome: &CheckOutcome,
@@ -308,9 +317,14 @@ pub fn decide_upload(
     };
     match &outcome.unchecked {
         Some(reason) if Rank::of_label(declared) <= Rank::Ear99 => {
+            let cite = match declared.control() {
+                Control::Public => "22 CFR 120.34; 15 CFR 734.7",
+                _ => "15 CFR 774.1",
+            };
             UploadDecision::Refuse(Refusal::Unchecked {
                 declared: declared.to_string(),
                 reason: reason.clone(),
+                cite,
             })
         }
         not_checked => UploadDecision::Store {

@@ -265,14 +265,14 @@ pub fn scan_file(
             }
         }
         let outcome = check.finish();
-        match (outcome.unchecked, outcome.unreadable) {
-            (Some(why), _) if why.is_damage() => {
-                (outcome.findings, Status::Error, Some(why.to_string()))
-            }
-            (Some(why), _) => (outcome.findings, Status::Unscanned, Some(why.to_string())),
-            (None, Some(why)) => (outcome.findings, Status::Unscanned, Some(why.to_string())),
-            (None, None) => (outcome.findings, Status::Scanned, None),
-        }
+        let status = match (&outcome.unchecked, &outcome.unreadable) {
+            (Some(why), _) if why.is_damage() => Status::Error,
+            (None, None) => Status::Scanned,
+            _ => Status::Unscanned,
+        };
+        let why = outcome.unchecked.map(|u| u.to_string());
+        let error = why.or(outcome.unreadable.map(|u| u.to_string()));
+        (outcome.findings, status, error)
     };
     if !findings.is_empty() {
         match content_hash(path) {

@@ -343,9 +343,15 @@ fn an_encrypted_entry_is_refused_under_ear99_and_public_and_noted_under_itar() {
             "{message}"
         );
         assert!(
-            message.contains(&format!("labelled `{declared}`")),
+            message.contains(&format!("`{declared}` says none of it")),
             "{message}"
         );
+        let cite = if declared == "PUBLIC" {
+            "22 CFR 120.34"
+        } else {
+            "15 CFR 774.1"
+        };
+        assert!(message.contains(cite), "{message}");
         assert!(c.hint().contains("ITAR or EAR label"), "{}", c.hint());
     }
     for declared in ["ITAR:XIX", "EAR:9E003"] {
@@ -798,4 +804,39 @@ fn pdf_strings_in_object_streams_and_missing_text_layers() {
         matches!(broken.unchecked, Some(Unchecked::Corrupt { .. })),
         "{broken:#?}"
     );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+    /// Damaged containers (flipped, cut, spliced bytes) never panic, stay within the
+    /// bounds, and give one outcome however they are chunked.
+    #[test]
+    fn damaged_containers_are_handled_the_same_in_any_chunks(
+        which in 0usize..11,
+        flips in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..8),
+        cut in any::<prop::sample::Index>(),
+        piece in 1usize..200,
+    ) {
+        let samples = samples();
+        let mut bytes = samples[which % samples.len()].1.clone();
+        for (at, value) in &flips {
+            let i = at.index(bytes.len());
+            bytes[i] = *value;
+        }
+        bytes.truncate(cut.index(bytes.len() + 1).max(1));
+        let budget = Budget { memory: 4 << 10, depth: 2, max_ratio: 20, max_decompressed: 1 << 20 };
+        let whole = check_in(&bytes, bytes.len(), budget);
+        prop_assert!(whole.decompressed <= budget.max_decompressed);
+        prop_assert_eq!(check_in(&bytes, piece, budget), whole);
+    }
+}
+
+#[test]
+fn a_check_can_move_to_the_thread_that_matches() {
+    fn send<T: Send>(_: &T) {}
+    let check = scanner().upload_check(Budget::default());
+    send(&check);
+    let outcome = check.finish();
+    send(&outcome);
+    assert_eq!(outcome.bytes, 0);
 }

@@ -104,7 +104,7 @@ pub fn sniff(head: &[u8]) -> Kind {
         Kind::Zip
     } else if starts(b"\x1F\x8B") {
         Kind::Gzip
-    } else if memchr::memmem::find(head, b"%PDF-").is_some() {
+    } else if starts(b"%PDF-") {
         Kind::Pdf
     } else if tar::is_header(head) {
         Kind::Tar

@@ -20,10 +20,13 @@ use zeroize::Zeroize;
 
 /// Names and keywords longer than this are cut (none that matters is longer).
 const WORD_MAX: usize = 64;
-/// A string kept as a token (CMap codes, names in dictionaries) is cut here.
+/// A string kept as a token (a ToUnicode map's codes and text) is cut here.
 const TOKEN_STRING_MAX: usize = 1024;
 /// Entries a single ToUnicode map may hold.
 const CMAP_MAX: usize = 1 << 16;
+/// Tokens kept from one dictionary or map: bounds what a hostile file can make this
+/// allocate (a ToUnicode map of the largest size needs about 200 000).
+const TOKENS_MAX: usize = 1 << 18;
 
 /// Decodes the PDF in `bytes` (a node at `path`; attachments become nodes at `depth`).
 pub(crate) fn extract(bytes: &[u8], path: &str, depth: u32, root: bool, ctx: &mut Extraction<'_>) {
@@ -32,7 +35,8 @@ pub(crate) fn extract(bytes: &[u8], path: &str, depth: u32, root: bool, ctx: &mu
             entry: path.to_string(),
         });
     }
-    let (objects, complete) = index(bytes);
+    let mut structure = Structure::default();
+    let (streams, complete) = index(bytes, &mut structure);
     if complete == 0 {
         return ctx.note(Unchecked::Corrupt {
             entry: path.to_string(),
@@ -42,35 +46,27 @@ pub(crate) fn extract(bytes: &[u8], path: &str, depth: u32, root: bool, ctx: &mu
     let mut text = ctx.scanner.stream(false);
     let mut shown = false;
     let no_fonts = Fonts::default();
-    // Object streams hold dictionaries (fonts, pages, document information): decode
-    // them first, so that the structure below sees every object.
-    let mut packed: Vec<SecretBuf> = Vec::new();
-    let mut unpacked: Vec<(u32, Vec<Token>)> = Vec::new();
-    for object in objects.iter().filter(|o| o.has(b"Type", b"ObjStm")) {
+    // Object streams hold dictionaries (fonts, pages, document information): read
+    // them first, so that the structure sees every object.
+    for object in streams.iter().filter(|o| o.packed.is_some()) {
         if let Some(decoded) = decode_whole(object, &object.name(path), ctx) {
             // Strings in them (a title, a subject) are text too.
             let mut reader = ContentText::new(&no_fonts);
             run_lexer(decoded.as_slice(), &mut reader, &mut text);
-            unpacked.extend(unpack(object, decoded.as_slice()));
-            packed.push(decoded);
+            for (number, tokens) in unpack(object, decoded.as_slice()) {
+                structure.add(number, &tokens);
+            }
+            ctx.release(decoded.len());
         }
     }
-    let all: Vec<(u32, &[Token])> = objects
-        .iter()
-        .map(|o| (o.number, &o.tokens[..]))
-        .chain(unpacked.iter().map(|(n, t)| (*n, &t[..])))
-        .collect();
-    let structure = Structure::of(&all);
-    let fonts = structure.fonts(&objects, path, ctx);
-    for object in &objects {
-        let Some(data) = object.stream else { continue };
-        let kind = structure.kind(object);
-        match kind {
+    let fonts = structure.fonts(&streams, path, ctx);
+    for object in &streams {
+        match structure.kind(object) {
             StreamKind::Skip => {}
             StreamKind::Content => {
                 let mut reader = ContentText::new(&fonts);
                 let mut lexer = Lexer::default();
-                decode(object, data, &object.name(path), ctx, &mut |piece, _| {
+                decode(object, &object.name(path), ctx, &mut |piece, _| {
                     lexer.feed(piece, &mut |event| {
                         reader.event(event, &mut |t| text.push(t))
                     });
@@ -81,15 +77,12 @@ pub(crate) fn extract(bytes: &[u8], path: &str, depth: u32, root: bool, ctx: &mu
             }
             StreamKind::Other => {
                 let mut node = Node::new(object.name(path), depth, ctx);
-                decode(object, data, &object.name(path), ctx, &mut |piece, ctx| {
+                decode(object, &object.name(path), ctx, &mut |piece, ctx| {
                     node.push(piece, ctx)
                 });
                 node.finish(ctx);
             }
         }
-    }
-    for decoded in packed {
-        ctx.release(decoded.len());
     }
     let found = text.finish();
     ctx.record(path, found);
@@ -98,63 +91,92 @@ pub(crate) fn extract(bytes: &[u8], path: &str, depth: u32, root: bool, ctx: &mu
     }
 }
 
-/// One `N G obj … endobj` found in the file.
-struct Object<'a> {
+/// A stream object: its bytes and what its dictionary says about them. Other objects
+/// leave only what [`Structure`] keeps.
+struct StreamObject<'a> {
     number: u32,
-    tokens: Vec<Token>,
-    stream: Option<&'a [u8]>,
+    data: &'a [u8],
+    filters: Vec<Vec<u8>>,
+    /// Images, font programs, cross-reference and object streams.
+    skip: bool,
+    form: bool,
+    /// An object stream: its object count and where its first object starts.
+    packed: Option<(usize, usize)>,
 }
 
-impl Object<'_> {
-    fn has(&self, key: &[u8], value: &[u8]) -> bool {
-        has(&self.tokens, key, value)
+impl<'a> StreamObject<'a> {
+    fn new(number: u32, data: &'a [u8], tokens: &[Token]) -> Self {
+        let has = |key: &[u8], value: &[u8]| {
+            tokens
+                .windows(2)
+                .any(|w| matches!(w, [Token::Name(k), Token::Name(v)] if k == key && v == value))
+        };
+        let key = |key: &[u8]| {
+            tokens
+                .iter()
+                .any(|t| matches!(t, Token::Name(k) if k == key))
+        };
+        let number_after = |key: &[u8]| {
+            tokens.windows(2).find_map(|w| match w {
+                [Token::Name(k), Token::Word(n)] if k == key => {
+                    std::str::from_utf8(n).ok()?.parse::<usize>().ok()
+                }
+                _ => None,
+            })
+        };
+        let packed = has(b"Type", b"ObjStm")
+            .then(|| Some((number_after(b"N")?, number_after(b"First")?)))
+            .flatten();
+        let skip = has(b"Type", b"ObjStm")
+            || has(b"Type", b"XRef")
+            || ["Image", "Type1C", "CIDFontType0C", "OpenType"]
+                .iter()
+                .any(|v| has(b"Subtype", v.as_bytes()))
+            || key(b"Length1")
+            || key(b"Length2");
+        Self {
+            number,
+            data,
+            filters: filters(tokens),
+            skip,
+            form: has(b"Subtype", b"Form"),
+            packed,
+        }
     }
 
     fn name(&self, path: &str) -> String {
         join(path, &format!("object {}", self.number))
     }
+}
 
-    /// The `/Filter` names, in order.
-    fn filters(&self) -> Vec<Vec<u8>> {
-        let mut out = Vec::new();
-        let mut tokens = self.tokens.iter();
-        while let Some(t) = tokens.next() {
-            if !matches!(t, Token::Name(n) if n == b"Filter") {
-                continue;
-            }
-            match tokens.next() {
-                Some(Token::Name(n)) => out.push(n.clone()),
-                Some(Token::ArrayOpen) => {
-                    for t in tokens.by_ref() {
-                        match t {
-                            Token::Name(n) => out.push(n.clone()),
-                            _ => break,
-                        }
-                    }
+/// The `/Filter` names, in order.
+fn filters(tokens: &[Token]) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut rest = tokens
+        .iter()
+        .skip_while(|t| !matches!(t, Token::Name(n) if n == b"Filter"));
+    rest.next();
+    match rest.next() {
+        Some(Token::Name(n)) => out.push(n.clone()),
+        Some(Token::ArrayOpen) => {
+            for t in rest {
+                match t {
+                    Token::Name(n) => out.push(n.clone()),
+                    _ => break,
                 }
-                _ => {}
             }
-            break;
         }
-        out
+        _ => {}
     }
+    out
 }
 
-fn has(tokens: &[Token], key: &[u8], value: &[u8]) -> bool {
-    tokens
-        .windows(2)
-        .any(|w| matches!(w, [Token::Name(k), Token::Name(v)] if k == key && v == value))
-        || (value.is_empty()
-            && tokens
-                .iter()
-                .any(|t| matches!(t, Token::Name(k) if k == key)))
-}
-
-/// The objects of the file, and how many of them ended properly (with `endobj` or
+/// Finds the objects of the file in one pass, handing each dictionary to `structure`;
+/// returns the stream objects and how many objects ended properly (with `endobj` or
 /// `endstream`). A stream's bytes are skipped, so an `obj` inside one is never taken
 /// for an object.
-fn index(bytes: &[u8]) -> (Vec<Object<'_>>, usize) {
-    let mut objects = Vec::new();
+fn index<'a>(bytes: &'a [u8], structure: &mut Structure) -> (Vec<StreamObject<'a>>, usize) {
+    let mut streams = Vec::new();
     let mut complete = 0;
     let mut from = 0;
     let finder = memmem::Finder::new(b"obj");
@@ -173,25 +195,20 @@ fn index(bytes: &[u8]) -> (Vec<Object<'_>>, usize) {
             .map(|s| body_start + s)
             .filter(|s| end.is_none_or(|e| *s < e) && stream_keyword(bytes, *s));
         let dict_end = stream_at.or(end).unwrap_or(bytes.len());
-        let tokens = tokens(&bytes[body_start..dict_end]);
-        let mut stream = None;
+        let tokens = tokens(&bytes[body_start..dict_end], false);
+        structure.add(number, &tokens);
         if let Some(s) = stream_at {
             let data_start = skip_eol(bytes, s + 6);
             let (data, after) = stream_data(bytes, data_start, &tokens);
-            stream = Some(data);
+            streams.push(StreamObject::new(number, data, &tokens));
             complete += usize::from(after.is_some());
             from = after.unwrap_or(bytes.len());
         } else if let Some(e) = end {
             complete += 1;
             from = e + 6;
         }
-        objects.push(Object {
-            number,
-            tokens,
-            stream,
-        });
     }
-    (objects, complete)
+    (streams, complete)
 }
 
 /// The object number of an `N G obj` header ending at `at`.
@@ -272,20 +289,12 @@ fn is_regular(b: u8) -> bool {
 
 /// The objects of a decoded object stream: `/N` pairs of object number and offset
 /// (from `/First`), then the objects themselves.
-fn unpack(object: &Object<'_>, decoded: &[u8]) -> Vec<(u32, Vec<Token>)> {
-    let number_after = |key: &[u8]| {
-        object.tokens.windows(2).find_map(|w| match w {
-            [Token::Name(k), Token::Word(n)] if k == key => {
-                std::str::from_utf8(n).ok()?.parse::<usize>().ok()
-            }
-            _ => None,
-        })
-    };
-    let (Some(count), Some(first)) = (number_after(b"N"), number_after(b"First")) else {
+fn unpack(object: &StreamObject<'_>, decoded: &[u8]) -> Vec<(u32, Vec<Token>)> {
+    let Some((count, first)) = object.packed else {
         return Vec::new();
     };
     let first = first.min(decoded.len());
-    let numbers: Vec<usize> = tokens(&decoded[..first])
+    let numbers: Vec<usize> = tokens(&decoded[..first], false)
         .iter()
         .map_while(|t| match t {
             Token::Word(w) => std::str::from_utf8(w).ok()?.parse().ok(),
@@ -304,7 +313,7 @@ fn unpack(object: &Object<'_>, decoded: &[u8]) -> Vec<(u32, Vec<Token>)> {
         .map(|(i, (number, offset))| {
             let start = at(*offset);
             let end = pairs.get(i + 1).map_or(decoded.len(), |(_, o)| at(*o));
-            (*number, tokens(&decoded[start..end.max(start)]))
+            (*number, tokens(&decoded[start..end.max(start)], false))
         })
         .collect()
 }
@@ -320,7 +329,8 @@ enum StreamKind {
 }
 
 /// What the dictionaries say: which streams are page content, which fonts map to
-/// which ToUnicode maps and under which resource names.
+/// which ToUnicode maps and under which resource names. Built object by object, so
+/// that no object's tokens outlive its reading.
 #[derive(Default)]
 struct Structure {
     contents: HashSet<u32>,
@@ -328,88 +338,65 @@ struct Structure {
     cmaps: HashSet<u32>,
     /// Resource name (`F1`) to font objects.
     font_names: HashMap<Vec<u8>, Vec<u32>>,
+    /// `/Font 12 0 R`: resource dictionaries held in objects of their own.
+    font_dict_refs: HashSet<u32>,
+    /// Objects that are dictionaries of `/Name N G R` pairs (maybe font resources).
+    pair_dicts: HashMap<u32, Vec<(Vec<u8>, u32)>>,
 }
 
 impl Structure {
-    fn of(bodies: &[(u32, &[Token])]) -> Self {
-        let mut s = Self::default();
-        let mut indirect_font_dicts = HashSet::new();
-        for &(number, t) in bodies {
-            for (i, token) in t.iter().enumerate() {
-                let Token::Name(key) = token else { continue };
-                let rest = &t[i + 1..];
-                match key.as_slice() {
-                    b"ToUnicode" => {
-                        if let Some(target) = reference(rest) {
-                            s.to_unicode.insert(number, target);
-                            s.cmaps.insert(target);
+    fn add(&mut self, number: u32, t: &[Token]) {
+        if let Some(Token::DictOpen) = t.first() {
+            let pairs = name_refs(&t[1..]);
+            if !pairs.is_empty() {
+                self.pair_dicts.insert(number, pairs);
+            }
+        }
+        for (i, token) in t.iter().enumerate() {
+            let Token::Name(key) = token else { continue };
+            let rest = &t[i + 1..];
+            match key.as_slice() {
+                b"ToUnicode" => {
+                    if let Some(target) = reference(rest) {
+                        self.to_unicode.insert(number, target);
+                        self.cmaps.insert(target);
+                    }
+                }
+                b"Contents" => match rest.first() {
+                    Some(Token::ArrayOpen) => {
+                        let mut r = &rest[1..];
+                        while let Some(target) = reference(r) {
+                            self.contents.insert(target);
+                            r = &r[3..];
                         }
                     }
-                    b"Contents" => match rest.first() {
-                        Some(Token::ArrayOpen) => {
-                            let mut r = &rest[1..];
-                            while let Some(target) = reference(r) {
-                                s.contents.insert(target);
-                                r = &r[3..];
-                            }
+                    _ => {
+                        if let Some(target) = reference(rest) {
+                            self.contents.insert(target);
                         }
-                        _ => {
-                            if let Some(target) = reference(rest) {
-                                s.contents.insert(target);
-                            }
+                    }
+                },
+                b"Font" => match rest.first() {
+                    Some(Token::DictOpen) => {
+                        for (name, target) in name_refs(&rest[1..]) {
+                            self.font_names.entry(name).or_default().push(target);
                         }
-                    },
-                    b"Font" => match rest.first() {
-                        Some(Token::DictOpen) => s.font_dict(&rest[1..]),
-                        _ => {
-                            if let Some(target) = reference(rest) {
-                                indirect_font_dicts.insert(target);
-                            }
+                    }
+                    _ => {
+                        if let Some(target) = reference(rest) {
+                            self.font_dict_refs.insert(target);
                         }
-                    },
-                    _ => {}
-                }
+                    }
+                },
+                _ => {}
             }
-        }
-        for (_, t) in bodies
-            .iter()
-            .filter(|(n, _)| indirect_font_dicts.contains(n))
-        {
-            if let Some(Token::DictOpen) = t.first() {
-                s.font_dict(&t[1..]);
-            }
-        }
-        s
-    }
-
-    /// `/F1 5 0 R /F2 7 0 R >>`
-    fn font_dict(&mut self, mut t: &[Token]) {
-        while let Some(Token::Name(name)) = t.first() {
-            let Some(target) = reference(&t[1..]) else {
-                return;
-            };
-            self.font_names
-                .entry(name.clone())
-                .or_default()
-                .push(target);
-            t = &t[4..];
         }
     }
 
-    fn kind(&self, object: &Object<'_>) -> StreamKind {
-        let skip = [
-            (&b"Type"[..], &b"ObjStm"[..]),
-            (b"Type", b"XRef"),
-            (b"Subtype", b"Image"),
-            (b"Subtype", b"Type1C"),
-            (b"Subtype", b"CIDFontType0C"),
-            (b"Subtype", b"OpenType"),
-            (b"Length1", b""),
-            (b"Length2", b""),
-        ];
-        if self.cmaps.contains(&object.number) || skip.iter().any(|(k, v)| object.has(k, v)) {
+    fn kind(&self, object: &StreamObject<'_>) -> StreamKind {
+        if object.skip || self.cmaps.contains(&object.number) {
             StreamKind::Skip
-        } else if self.contents.contains(&object.number) || object.has(b"Subtype", b"Form") {
+        } else if object.form || self.contents.contains(&object.number) {
             StreamKind::Content
         } else {
             StreamKind::Other
@@ -417,10 +404,23 @@ impl Structure {
     }
 
     /// Each resource name's ToUnicode map, read from the streams the fonts point to.
-    fn fonts(&self, objects: &[Object<'_>], path: &str, ctx: &mut Extraction<'_>) -> Fonts {
+    fn fonts(
+        &mut self,
+        streams: &[StreamObject<'_>],
+        path: &str,
+        ctx: &mut Extraction<'_>,
+    ) -> Fonts {
+        for number in &self.font_dict_refs {
+            for (name, target) in self.pair_dicts.get(number).into_iter().flatten() {
+                self.font_names
+                    .entry(name.clone())
+                    .or_default()
+                    .push(*target);
+            }
+        }
         let mut maps: HashMap<u32, usize> = HashMap::new();
         let mut fonts = Fonts::default();
-        for object in objects.iter().filter(|o| self.cmaps.contains(&o.number)) {
+        for object in streams.iter().filter(|o| self.cmaps.contains(&o.number)) {
             if let Some(decoded) = decode_whole(object, &object.name(path), ctx) {
                 maps.insert(object.number, fonts.maps.len());
                 fonts.maps.push(CMap::parse(decoded.as_slice()));
@@ -437,6 +437,19 @@ impl Structure {
         }
         fonts
     }
+}
+
+/// `/F1 5 0 R /F2 7 0 R …`: the leading name-reference pairs of a dictionary.
+fn name_refs(mut t: &[Token]) -> Vec<(Vec<u8>, u32)> {
+    let mut out = Vec::new();
+    while let Some(Token::Name(name)) = t.first() {
+        let Some(target) = reference(&t[1..]) else {
+            break;
+        };
+        out.push((name.clone(), target));
+        t = &t[4..];
+    }
+    out
 }
 
 /// `N G R` at the start of `t`.
@@ -466,7 +479,7 @@ struct CMap {
 
 impl CMap {
     fn parse(data: &[u8]) -> Self {
-        let t = tokens(data);
+        let t = tokens(data, true);
         let mut cmap = Self {
             width: 2,
             map: HashMap::new(),
@@ -563,13 +576,12 @@ fn shifted(dst: &[u8], offset: usize) -> String {
 /// against the decompression limit). Image streams are skipped; a filter that cannot
 /// be decoded is noted as not checked.
 fn decode<'s>(
-    object: &Object<'_>,
-    data: &[u8],
+    object: &StreamObject<'_>,
     name: &str,
     ctx: &mut Extraction<'s>,
     sink: &mut dyn FnMut(&[u8], &mut Extraction<'s>),
 ) {
-    let filters = object.filters();
+    let (filters, data) = (&object.filters, object.data);
     let mut ascii: Option<SecretBuf> = None;
     let mut flate = false;
     for (i, filter) in filters.iter().enumerate() {
@@ -636,11 +648,14 @@ fn decode<'s>(
 }
 
 /// A stream decoded whole (object streams, ToUnicode maps), within the memory budget.
-fn decode_whole(object: &Object<'_>, name: &str, ctx: &mut Extraction<'_>) -> Option<SecretBuf> {
-    let data = object.stream?;
+fn decode_whole(
+    object: &StreamObject<'_>,
+    name: &str,
+    ctx: &mut Extraction<'_>,
+) -> Option<SecretBuf> {
     let mut out = SecretBuf::new(ctx.budget.memory);
     let mut over = false;
-    decode(object, data, name, ctx, &mut |piece, ctx| {
+    decode(object, name, ctx, &mut |piece, ctx| {
         if over || !ctx.reserve(piece.len()) {
             over = true;
             return;
@@ -725,15 +740,24 @@ enum Token {
     DictClose,
 }
 
-fn tokens(data: &[u8]) -> Vec<Token> {
-    struct Collect(Vec<Token>);
+/// The tokens of `data`, at most [`TOKENS_MAX`] of them. String contents are kept
+/// only when asked for (a ToUnicode map's codes): a dictionary's strings are document
+/// text, which is matched elsewhere and not copied here.
+fn tokens(data: &[u8], keep_strings: bool) -> Vec<Token> {
+    struct Collect(Vec<Token>, bool);
     impl Reader for Collect {
         fn event(&mut self, event: Event<'_>, _: &mut dyn FnMut(&[u8])) {
+            if self.0.len() >= TOKENS_MAX {
+                return;
+            }
             let token = match event {
                 Event::Name(n) => Token::Name(n.to_vec()),
                 Event::Word(w) => Token::Word(w.to_vec()),
                 Event::StringStart => Token::String(Vec::new()),
                 Event::StringBytes(b) => {
+                    if !self.1 {
+                        return;
+                    }
                     if let Some(Token::String(s)) = self.0.last_mut() {
                         let room = TOKEN_STRING_MAX.saturating_sub(s.len());
                         s.extend_from_slice(&b[..room.min(b.len())]);
@@ -749,7 +773,7 @@ fn tokens(data: &[u8]) -> Vec<Token> {
             self.0.push(token);
         }
     }
-    let mut collect = Collect(Vec::new());
+    let mut collect = Collect(Vec::new(), keep_strings);
     let mut lexer = Lexer::default();
     let mut discard = |_: &[u8]| {};
     lexer.feed(data, &mut |e| collect.event(e, &mut discard));
