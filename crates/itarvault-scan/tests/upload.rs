@@ -573,6 +573,7 @@ fn samples() -> Vec<(&'static str, Vec<u8>)> {
             zip_of(&[("in.zip", &zip_of(&[("y.txt", MARKED.as_bytes())]))]),
         ),
         ("truncated", gzip(MARKED.as_bytes(), None)[..30].to_vec()),
+        ("pdf", subset_font_pdf("")),
     ]
 }
 
@@ -598,7 +599,7 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
     #[test]
     fn any_split_gives_the_same_outcome(
-        which in 0usize..11,
+        which in 0usize..64,
         cuts in proptest::collection::vec(1usize..300, 1..20),
     ) {
         let samples = samples();
@@ -812,7 +813,7 @@ proptest! {
     /// bounds, and give one outcome however they are chunked.
     #[test]
     fn damaged_containers_are_handled_the_same_in_any_chunks(
-        which in 0usize..11,
+        which in 0usize..64,
         flips in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..8),
         cut in any::<prop::sample::Index>(),
         piece in 1usize..200,
