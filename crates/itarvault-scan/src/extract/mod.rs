@@ -9,7 +9,7 @@
 //! compression, a container over the memory budget or past the decompression limit, a
 //! damaged one) is reported as [`Unchecked`], never skipped silently.
 //!
-//! Each piece of content is a [`Node`]: it waits for its first bytes, then either
+//! Each piece of content is a node: it waits for its first bytes, then either
 //! streams (plain bytes, gzip, tar, XML, wide text) or, for the formats whose index
 //! sits at the end (zip, PDF), buffers within the memory budget and opens at the end.
 //! Everything is fed in pieces, so the same code serves a file on disk and an upload
@@ -473,9 +473,7 @@ impl<'s> Node<'s> {
         match std::mem::replace(&mut self.state, State::Finished) {
             State::Plain(stream) => ctx.record(&self.path, stream.finish()),
             State::Decoding { raw, inner } => {
-                let container = matches!(inner, Inner::Gzip(_) | Inner::Tar(_));
-                let raw_first = !container;
-                if raw_first {
+                if !matches!(inner, Inner::Gzip(_) | Inner::Tar(_)) {
                     // A decoder of the same bytes: the raw finding (with its line) is
                     // the one kept, the decoded text adds only what it alone shows.
                     let from = ctx.findings.len();
