@@ -11,7 +11,7 @@ use std::process::ExitCode;
 pub enum Format {
     /// A table for people (default).
     Table,
-    /// JSON as in shared/spec/scan.md.
+    /// JSON (the contract is in docs/scan.md).
     Json,
     /// SARIF 2.1.0 for code-scanning dashboards.
     Sarif,
@@ -34,9 +34,11 @@ pub struct ScanArgs {
     /// Files larger than this many bytes are reported as unscanned.
     #[arg(long, default_value_t = 256 << 20, value_name = "BYTES")]
     max_size: u64,
-    /// Bytes an archive (docx, xlsx, pptx, zip) may decompress to before it is
-    /// reported as a zip bomb.
-    #[arg(long, default_value_t = 256 << 20, value_name = "BYTES")]
+    /// Bytes the containers in one file (docx, xlsx, pptx, zip, gzip, PDF streams) may
+    /// decompress to in all before the file is reported as a probable zip bomb. Below
+    /// this, a file may decompress to --max-size bytes, and past that to 100 times its
+    /// own size.
+    #[arg(long, default_value_t = itarvault_scan::extract::DEFAULT_MAX_DECOMPRESSED, value_name = "BYTES")]
     max_decompressed: u64,
     /// Follow symbolic links (a loop is reported for the file, and the scan goes on).
     #[arg(long)]
@@ -122,8 +124,11 @@ pub fn scan(a: ScanArgs) -> anyhow::Result<ExitCode> {
         follow: a.follow,
         threads: a.threads,
         all: a.all,
-        budget: itarvault_scan::extract::Budget {
-            total: a.max_decompressed,
+        // A file on disk may be buffered up to --max-size (the upload check's budget is
+        // the server's to set).
+        budget: itarvault_scan::Budget {
+            memory: usize::try_from(a.max_size).unwrap_or(usize::MAX),
+            max_decompressed: a.max_decompressed,
             ..Default::default()
         },
     };

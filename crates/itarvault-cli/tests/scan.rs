@@ -176,3 +176,132 @@ fn a_baseline_separates_new_fixed_and_unchanged_findings() {
     assert!(String::from_utf8_lossy(&o.stderr)
         .contains("is not an `itarvault scan --format json` report"));
 }
+
+/// A zip archive of stored entries, written by hand (this crate has no zip writer);
+/// `encrypted` sets the flag a password-protecting tool sets.
+fn stored_zip(entries: &[(&str, &[u8])], encrypted: bool) -> Vec<u8> {
+    fn crc32(data: &[u8]) -> u32 {
+        let mut crc = !0u32;
+        for &b in data {
+            crc ^= u32::from(b);
+            for _ in 0..8 {
+                crc = if crc & 1 == 1 {
+                    (crc >> 1) ^ 0xEDB8_8320
+                } else {
+                    crc >> 1
+                };
+            }
+        }
+        !crc
+    }
+    let flags: u16 = u16::from(encrypted);
+    let (mut out, mut central) = (Vec::new(), Vec::new());
+    for (name, data) in entries {
+        let offset = out.len() as u32;
+        let (crc, size, name_len) = (crc32(data), data.len() as u32, name.len() as u16);
+        out.extend_from_slice(b"PK\x03\x04\x14\x00");
+        out.extend_from_slice(&flags.to_le_bytes());
+        out.extend_from_slice(&[0, 0, 0, 0, 0, 0]);
+        for v in [crc, size, size] {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        out.extend_from_slice(&name_len.to_le_bytes());
+        out.extend_from_slice(&[0, 0]);
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(data);
+        central.extend_from_slice(b"PK\x01\x02\x14\x00\x14\x00");
+        central.extend_from_slice(&flags.to_le_bytes());
+        central.extend_from_slice(&[0, 0, 0, 0, 0, 0]);
+        for v in [crc, size, size] {
+            central.extend_from_slice(&v.to_le_bytes());
+        }
+        central.extend_from_slice(&name_len.to_le_bytes());
+        central.extend_from_slice(&[0; 12]);
+        central.extend_from_slice(&offset.to_le_bytes());
+        central.extend_from_slice(name.as_bytes());
+    }
+    let (cd_offset, cd_size, count) =
+        (out.len() as u32, central.len() as u32, entries.len() as u16);
+    out.extend_from_slice(&central);
+    out.extend_from_slice(b"PK\x05\x06\0\0\0\0");
+    out.extend_from_slice(&count.to_le_bytes());
+    out.extend_from_slice(&count.to_le_bytes());
+    out.extend_from_slice(&cd_size.to_le_bytes());
+    out.extend_from_slice(&cd_offset.to_le_bytes());
+    out.extend_from_slice(&[0, 0]);
+    out
+}
+
+#[test]
+fn gzip_tar_and_archives_are_opened_and_what_cannot_be_is_reported() {
+    let d = tempfile::tempdir().unwrap();
+    let run = |cmd: &str, args: &[&str]| {
+        let ok = Command::new(cmd)
+            .args(args)
+            .current_dir(d.path())
+            .status()
+            .unwrap();
+        assert!(ok.success(), "{cmd} {args:?}");
+    };
+    std::fs::create_dir(d.path().join("src")).unwrap();
+    std::fs::write(d.path().join("src/notes.txt"), "intro\nSECRET//NOFORN\n").unwrap();
+    std::fs::write(d.path().join("memo.txt"), "hello\nECCN 9E003\n").unwrap();
+    run("tar", &["czf", "bundle.tar.gz", "src"]);
+    run("gzip", &["memo.txt"]);
+    std::fs::remove_dir_all(d.path().join("src")).unwrap();
+    std::fs::write(
+        d.path().join("locked.zip"),
+        stored_zip(&[("plans.txt", b"whatever")], true),
+    )
+    .unwrap();
+    std::fs::write(
+        d.path().join("plain.zip"),
+        stored_zip(&[("a/b.txt", b"EAR99\n")], false),
+    )
+    .unwrap();
+    let o = scan(&["--format", "json", "."], d.path());
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let v = json(&o);
+    let file = |name: &str| {
+        v["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["path"].as_str().unwrap().ends_with(name))
+            .unwrap_or_else(|| panic!("{name} missing: {v:#}"))
+            .clone()
+    };
+    let bundle = file("bundle.tar.gz");
+    assert_eq!(bundle["suggested_label"], "CLASSIFIED");
+    assert_eq!(bundle["findings"][0]["entry"], "src/notes.txt");
+    assert_eq!(bundle["findings"][0]["line"], 2);
+    let memo = file("memo.txt.gz");
+    assert_eq!(memo["suggested_label"], "EAR:9E003");
+    assert_eq!(memo["findings"][0]["entry"], "memo.txt");
+    assert_eq!(file("plain.zip")["findings"][0]["entry"], "a/b.txt");
+    assert_eq!(
+        file("plain.zip")["findings"].as_array().unwrap().len(),
+        1,
+        "no raw duplicate"
+    );
+    let locked = file("locked.zip");
+    assert_eq!(locked["status"], "unscanned");
+    assert_eq!(locked["error"], "encrypted (`plans.txt` needs a password)");
+    assert_eq!(v["summary"]["files_unscanned"], 1);
+    assert_eq!(v["summary"]["unscanned"]["encrypted"], 1);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("could not be scanned"));
+    let table = String::from_utf8(scan(&["locked.zip"], d.path()).stdout).unwrap();
+    assert!(
+        table.contains("locked.zip  UNSCANNED: encrypted (`plans.txt` needs a password)"),
+        "{table}"
+    );
+    assert_eq!(
+        scan(&["--strict", "locked.zip"], d.path()).status.code(),
+        Some(2)
+    );
+}

@@ -1,8 +1,10 @@
-//! From findings to a label: the suggestion for a file, and the check of an upload's
-//! declared label against what its content says.
+//! From findings to a label: the suggestion for a file, the check of an upload's
+//! declared label against what its content says, and the decision on an upload.
 
+use crate::extract::Unchecked;
 use crate::matcher::Finding;
 use crate::rules::Implies;
+use crate::upload::CheckOutcome;
 use itarvault_format::{Control, Label};
 use std::fmt;
 
@@ -109,10 +111,21 @@ impl Conflict {
         }
     }
 
+    /// Stable machine-readable code (API errors, audit records).
     pub fn code(&self) -> &'static str {
         match self {
             Self::Classified { .. } => "content-classified",
             Self::Mislabelled { .. } => "content-mislabelled",
+        }
+    }
+
+    /// What the person uploading should do.
+    pub fn hint(&self) -> String {
+        match self {
+            Self::Classified { .. } => "do not retry: report the spill to your facility security officer (32 CFR 117.8)".into(),
+            Self::Mislabelled { suggested, .. } => format!(
+                "if the marking is right, upload with the label `{suggested}` (a person picks the category where it says only ITAR); if the marking is stale, correct the document first"
+            ),
         }
     }
 }
@@ -179,4 +192,144 @@ pub fn check(declared: &Label, findings: &[Finding]) -> Result<(), Conflict> {
         }
     }
     Ok(())
+}
+
+/// What to do with content that contradicts its label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnMismatch {
+    /// Refuse it.
+    Refuse,
+    /// Store it and flag the conflict in the audit record.
+    Flag,
+}
+
+/// Why an upload is refused.
+///
+/// A type of its own rather than more [`Conflict`] variants: code that matches on a
+/// conflict's kinds keeps compiling, and `code`, `rules`, `hint` and `Display` answer
+/// for both kinds of refusal alike.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// The content is classified, or contradicts its label.
+    Content(Conflict),
+    /// Part of the content could not be checked (an encrypted or oversized archive…),
+    /// and the label (EAR99 or PUBLIC) claims it holds nothing ITAR- or
+    /// ECCN-controlled; `cite` is where that claim is defined.
+    Unchecked {
+        declared: String,
+        reason: Unchecked,
+        cite: &'static str,
+    },
+}
+
+impl Refusal {
+    /// Stable machine-readable code: `content-classified`, `content-mislabelled`,
+    /// `content-unchecked`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Content(c) => c.code(),
+            Self::Unchecked { .. } => "content-unchecked",
+        }
+    }
+
+    /// The marking rules behind the refusal (none when content could not be checked).
+    pub fn rules(&self) -> &[String] {
+        match self {
+            Self::Content(c) => c.rules(),
+            Self::Unchecked { .. } => &[],
+        }
+    }
+
+    /// What the person uploading should do.
+    pub fn hint(&self) -> String {
+        match self {
+            Self::Content(c) => c.hint(),
+            Self::Unchecked { reason, .. } => reason.remedy(),
+        }
+    }
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Content(c) => c.fmt(f),
+            Self::Unchecked {
+                declared,
+                reason,
+                cite,
+            } => write!(
+                f,
+                "the content could not be checked: {reason}; `{declared}` says none of it is on the USML or the CCL ({cite}), so it is stored only when all of it was checked"
+            ),
+        }
+    }
+}
+
+/// What to do with an upload, from its declared label and what the check found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UploadDecision {
+    Store {
+        /// A mislabelling let through by [`OnMismatch::Flag`].
+        flagged: Option<Conflict>,
+        /// Part of the content could not be checked; the ITAR or EAR label the upload
+        /// carries already protects it as controlled.
+        not_checked: Option<Unchecked>,
+    },
+    Refuse(Refusal),
+}
+
+impl UploadDecision {
+    /// The audit note for a stored upload whose content was not all checked.
+    pub fn note(&self) -> Option<String> {
+        match self {
+            Self::Store {
+                not_checked: Some(reason),
+                ..
+            } => Some(format!("not checked: {reason}")),
+            _ => None,
+        }
+    }
+}
+
+/// Decides an upload. In order:
+/// - a classification banner anywhere (in the bytes or inside any container) is
+///   refused under every label (E.O. 13526: classified information is never stored
+///   here);
+/// - content marked as more controlled than its label is refused (or, with
+///   [`OnMismatch::Flag`], stored and flagged), as [`check`] says;
+/// - content that could not all be checked is refused under EAR99 (subject to the EAR
+///   but on no list, 15 CFR 774.1) and PUBLIC (public domain, 22 CFR 120.34; 15 CFR
+///   734.7): those labels assert it holds nothing ITAR- or ECCN-controlled, which an
+///   unopened container cannot support. Under an ITAR or EAR label it is stored (the
+///   label already protects it as controlled) with the reason noted.
+pub fn decide_upload(
+    declared: &Label,
+    outcome: &CheckOutcome,
+    on_mismatch: OnMismatch,
+) -> UploadDecision {
+    let flagged = match check(declared, &outcome.findings) {
+        Ok(()) => None,
+        Err(c @ Conflict::Classified { .. }) => return UploadDecision::Refuse(Refusal::Content(c)),
+        Err(c) if on_mismatch == OnMismatch::Refuse => {
+            return UploadDecision::Refuse(Refusal::Content(c))
+        }
+        Err(c) => Some(c),
+    };
+    match &outcome.unchecked {
+        Some(reason) if Rank::of_label(declared) <= Rank::Ear99 => {
+            let cite = match declared.control() {
+                Control::Public => "22 CFR 120.34; 15 CFR 734.7",
+                _ => "15 CFR 774.1",
+            };
+            UploadDecision::Refuse(Refusal::Unchecked {
+                declared: declared.to_string(),
+                reason: reason.clone(),
+                cite,
+            })
+        }
+        not_checked => UploadDecision::Store {
+            flagged,
+            not_checked: not_checked.clone(),
+        },
+    }
 }

@@ -9,20 +9,29 @@
 //! - [`rules`]: the rule file (`rules/markings.toml`, data not code) and its checks.
 //! - [`matcher`]: every primary pattern in one automaton; context checks around hits;
 //!   the same results from a whole buffer or a stream of chunks.
-//! - [`label`]: findings to a suggested label, and the upload check.
-//! - [`extract`]: PDF, OOXML/zip and UTF-16 text, with bounded decompression.
+//! - [`label`]: findings to a suggested label, the label check, the upload decision.
+//! - [`extract`]: what a file is, and the text inside containers and encodings
+//!   (OOXML/zip, gzip/tar, PDF, XML, UTF-16/32), within a memory and decompression
+//!   budget; shared by the walk and the upload check.
+//! - [`upload`]: the streaming upload check ([`Scanner::upload_check`]).
 //! - [`walk`]: the parallel file walk (hidden and ignored files included).
 //! - [`report`]: table, SARIF, baseline comparison. JSON is the serde form of
-//!   [`walk::Report`] (`shared/spec/scan.md`).
+//!   [`walk::Report`] (`docs/scan.md`).
 
 pub mod extract;
 pub mod label;
 pub mod matcher;
 pub mod report;
 pub mod rules;
+mod secret;
+pub mod upload;
 pub mod walk;
 
-pub use label::{check, suggest, Conflict, Rank};
+pub use extract::{Budget, Unchecked, Unreadable};
+pub use label::{
+    check, decide_upload, suggest, Conflict, OnMismatch, Rank, Refusal, UploadDecision,
+};
 pub use matcher::{Finding, Scanner, Stream};
 pub use rules::{Confidence, Implies, RuleError};
+pub use upload::{CheckOutcome, UploadCheck};
 pub use walk::{scan_paths, Options, Report};

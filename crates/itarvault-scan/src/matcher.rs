@@ -320,9 +320,12 @@ impl Stream<'_> {
         self.bytes += data.len() as u64;
         // Grow by hand: a `Vec` growing in place would free its old allocation, with
         // plaintext in it, without zeroing it. The replaced buffer is zeroed on drop.
+        // Small content (an archive's many small entries) gets a small buffer; growth
+        // doubles up to the window.
         let need = self.buf.len() + data.len();
         if need > self.buf.capacity() {
-            let mut bigger = Zeroizing::new(Vec::with_capacity(need.max(CHUNK + MARGIN)));
+            let doubled = (self.buf.capacity() * 2).clamp(4 << 10, CHUNK + MARGIN);
+            let mut bigger = Zeroizing::new(Vec::with_capacity(need.max(doubled)));
             bigger.extend_from_slice(&self.buf);
             self.buf = bigger;
         }

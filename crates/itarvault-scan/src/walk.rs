@@ -2,14 +2,14 @@
 //! data hides in dot-directories and git-ignored build output), one reusable buffer
 //! per thread, and a result for every file that could not be scanned.
 
-use crate::extract::{self, Budget, Kind, Unscanned};
+use crate::extract::{self, Budget, Kind};
 use crate::label;
 use crate::matcher::{Finding, Scanner};
 use aws_lc_rs::digest;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
-use std::io::{Read, Seek, SeekFrom};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Instant;
@@ -25,17 +25,23 @@ pub struct Options {
     pub threads: usize,
     /// List every file, not only those with findings or errors.
     pub all: bool,
+    /// What opening a container may cost: the same limits as the upload check, except
+    /// that a file on disk may be buffered up to `max_size`.
     pub budget: Budget,
 }
 
 impl Default for Options {
     fn default() -> Self {
+        let max_size = 256 << 20;
         Self {
-            max_size: 256 << 20,
+            max_size,
             follow: false,
             threads: 0,
             all: false,
-            budget: Budget::default(),
+            budget: Budget {
+                memory: max_size as usize,
+                ..Budget::default()
+            },
         }
     }
 }
@@ -44,13 +50,15 @@ impl Default for Options {
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     Scanned,
-    /// The format cannot be read (encrypted, image, over the size limit…).
+    /// The format cannot be read (encrypted, image, over the size limit…), or a
+    /// container could be opened only in part: `error` says why, `findings` holds what
+    /// the readable parts showed.
     Unscanned,
     /// Reading failed (permissions, a symlink loop, a damaged file).
     Error,
 }
 
-/// One file in the report (the shape of `shared/spec/scan.md`, plus `status`).
+/// One file in the report (the shape `docs/scan.md` describes, plus `status`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FileReport {
     pub path: String,
@@ -228,41 +236,43 @@ pub fn scan_file(
             ),
         );
     }
-    let mut head = [0u8; 16];
+    let mut head = [0u8; extract::SNIFF_LEN];
     let got = match read_head(&mut file, &mut head) {
         Ok(n) => n,
         Err(e) => return failed(path, format!("cannot read: {e}")),
     };
-    let scanned =
-        match extract::sniff(&head[..got]) {
-            Kind::Raw => {
-                let mut st = scanner.stream(true).with_buffer(std::mem::take(buf));
-                st.push(&head[..got]);
-                let read = st.read_from(&mut file);
-                let (found, back) = st.finish_reuse();
-                *buf = back;
-                read.map(|()| found)
-                    .map_err(|e| Unscanned::Failed(format!("cannot read: {e}")))
+    let head = &head[..got];
+    let (mut findings, status, error) = if extract::sniff(head) == Kind::Plain {
+        // Most files: straight through the matcher with a reused buffer.
+        let mut stream = scanner.stream(true).with_buffer(std::mem::take(buf));
+        stream.push(head);
+        let read = stream.read_from(&mut file);
+        let (found, back) = stream.finish_reuse();
+        *buf = back;
+        if let Err(e) = read {
+            return failed(path, format!("cannot read: {e}"));
+        }
+        (found, Status::Scanned, None)
+    } else {
+        let mut check = scanner.upload_check(opts.budget);
+        check.push(head);
+        buf.resize(256 << 10, 0);
+        loop {
+            match file.read(buf) {
+                Ok(0) => break,
+                Ok(n) => check.push(&buf[..n]),
+                Err(e) => return failed(path, format!("cannot read: {e}")),
             }
-            Kind::Unscannable(why) => Err(Unscanned::Skipped(why.into())),
-            Kind::Zip => {
-                let mut budget = opts.budget;
-                file.seek(SeekFrom::Start(0))
-                    .map_err(|e| Unscanned::Failed(format!("cannot read: {e}")))
-                    .and_then(|_| extract::scan_zip(scanner, &mut file, &mut budget, ""))
-            }
-            Kind::Pdf | Kind::Utf16 { .. } => {
-                whole(&mut file, &head[..got]).and_then(|bytes| match extract::sniff(&bytes) {
-                    Kind::Utf16 { little_endian } => Ok(scanner
-                        .scan_bytes(extract::utf16_text(&bytes, little_endian).as_bytes(), true)),
-                    _ => Ok(scanner.scan_bytes(extract::pdf_text(&bytes)?.as_bytes(), false)),
-                })
-            }
+        }
+        let outcome = check.finish();
+        let status = match (&outcome.unchecked, &outcome.unreadable) {
+            (Some(why), _) if why.is_damage() => Status::Error,
+            (None, None) => Status::Scanned,
+            _ => Status::Unscanned,
         };
-    let mut findings = match scanned {
-        Ok(f) => f,
-        Err(Unscanned::Skipped(why)) => return unscanned(path, why),
-        Err(Unscanned::Failed(why)) => return failed(path, why),
+        let why = outcome.unchecked.map(|u| u.to_string());
+        let error = why.or(outcome.unreadable.map(|u| u.to_string()));
+        (outcome.findings, status, error)
     };
     if !findings.is_empty() {
         match content_hash(path) {
@@ -275,8 +285,8 @@ pub fn scan_file(
             path: path.display().to_string(),
             suggested_label: label::suggest(&findings),
             findings,
-            error: None,
-            status: Status::Scanned,
+            error,
+            status,
         },
         size,
     )
@@ -291,13 +301,6 @@ fn read_head(file: &mut File, head: &mut [u8]) -> std::io::Result<usize> {
         }
     }
     Ok(got)
-}
-
-fn whole(file: &mut File, head: &[u8]) -> Result<Vec<u8>, Unscanned> {
-    let mut bytes = head.to_vec();
-    file.read_to_end(&mut bytes)
-        .map_err(|e| Unscanned::Failed(format!("cannot read: {e}")))?;
-    Ok(bytes)
 }
 
 fn content_hash(path: &Path) -> std::io::Result<[u8; 32]> {

@@ -231,15 +231,19 @@ fn bad_input_is_reported_per_file_and_the_scan_goes_on() {
     );
     assert_eq!(file(&r, "latin1.txt").findings[0].line, Some(2));
     assert_eq!(file(&r, "long.txt").findings[0].rule, "ear99");
+    // A zip bomb could not be checked: unscanned, and the reason says why.
     let bomb = file(&r, "bomb.docx");
-    assert_eq!(bomb.status, Status::Error, "{bomb:#?}");
+    assert_eq!(bomb.status, Status::Unscanned, "{bomb:#?}");
     assert!(
         bomb.error.as_deref().unwrap().contains("zip bomb"),
         "{bomb:#?}"
     );
     let locked = file(&r, "locked.pdf");
     assert_eq!(locked.status, Status::Unscanned, "{locked:#?}");
-    assert!(locked.error.as_deref().unwrap().contains("encrypted PDF"));
+    assert!(
+        locked.error.as_deref().unwrap().starts_with("encrypted"),
+        "{locked:#?}"
+    );
     assert!(file(&r, "scanned.pdf")
         .error
         .as_deref()
