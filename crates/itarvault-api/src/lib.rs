@@ -138,6 +138,11 @@ pub struct Lockbox {
 pub struct Quorum {
     pub required: u32,
     pub approvers: usize,
+    /// No quorum has been adopted yet: the one admin acts alone (issue tokens for
+    /// others, bind credentials) until a quorum is configured, which ends this mode
+    /// for good.
+    #[serde(default)]
+    pub bootstrap: bool,
 }
 
 /// A principal who runs the service (admin or operator), with their person facts.

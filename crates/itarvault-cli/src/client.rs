@@ -606,7 +606,29 @@ pub enum PrincipalsCommand {
         /// the quorum.
         #[arg(long = "role")]
         roles: Vec<String>,
+        #[command(flatten)]
+        bind: BindArgs,
         /// Why, for the quorum when one must approve.
+        #[arg(long)]
+        justification: Option<String>,
+    },
+    /// Set the OIDC identity and client certificate that authenticate as a principal
+    /// (replacing the ones it has). Adding one goes to the quorum once a quorum
+    /// governs; removing one (leave its flags out) does not.
+    Bind {
+        id: String,
+        #[command(flatten)]
+        bind: BindArgs,
+        /// Why, for the quorum.
+        #[arg(long)]
+        justification: Option<String>,
+    },
+    /// Issue a one-time enrollment token with which a principal mints their own first
+    /// access token. Once a quorum governs this is a proposal, and the approver whose
+    /// approval completes it receives the enrollment token to hand over in person.
+    Enroll {
+        id: String,
+        /// Why, for the quorum.
         #[arg(long)]
         justification: Option<String>,
     },
@@ -623,6 +645,56 @@ pub enum PrincipalsCommand {
     },
 }
 
+/// The outside credentials bound to a principal (docs/threat-model.md, credential
+/// paths).
+#[derive(clap::Args, Debug, Default)]
+pub struct BindArgs {
+    /// The OIDC issuer URL (`iss`) whose tokens may authenticate as the principal;
+    /// needs --oidc-subject.
+    #[arg(long, requires = "oidc_subject")]
+    oidc_issuer: Option<String>,
+    /// The subject (`sub`) the issuer gives this person.
+    #[arg(long, requires = "oidc_issuer")]
+    oidc_subject: Option<String>,
+    /// The client certificate's SHA-256 fingerprint (of its DER encoding, 64 hex
+    /// digits): exactly that certificate.
+    #[arg(long, conflicts_with_all = ["cert_san", "cert_file"])]
+    cert_sha256: Option<String>,
+    /// The client certificate itself (PEM): binds its SHA-256 fingerprint.
+    #[arg(long, conflicts_with = "cert_san")]
+    cert_file: Option<PathBuf>,
+    /// The e-mail address in the client certificate's subject alternative name: any
+    /// certificate the configured client CA issues with it (renewals included).
+    #[arg(long)]
+    cert_san: Option<String>,
+}
+
+impl BindArgs {
+    fn to_json(&self) -> anyhow::Result<Value> {
+        let mut b = json!({});
+        if let (Some(issuer), Some(subject)) = (&self.oidc_issuer, &self.oidc_subject) {
+            b["oidc"] = json!({"issuer": issuer, "subject": subject});
+        }
+        let sha256 = match (&self.cert_sha256, &self.cert_file) {
+            (Some(h), _) => Some(h.clone()),
+            (None, Some(f)) => {
+                let certs = itarvault_server::tls::load_certs(f)?;
+                let first = certs
+                    .first()
+                    .with_context(|| format!("`{}` holds no certificate", f.display()))?;
+                Some(itarvault_server::tls::fingerprint(first))
+            }
+            (None, None) => None,
+        };
+        if let Some(h) = sha256 {
+            b["certificate"] = json!({"sha256": h.to_ascii_lowercase().replace(':', "")});
+        } else if let Some(e) = &self.cert_san {
+            b["certificate"] = json!({"san": e});
+        }
+        Ok(b)
+    }
+}
+
 pub fn principals(c: &ClientArgs, out: OutputArgs, cmd: PrincipalsCommand) -> anyhow::Result<()> {
     let conn = Conn::new(c)?;
     use reqwest::Method as M;
@@ -634,6 +706,7 @@ pub fn principals(c: &ClientArgs, out: OutputArgs, cmd: PrincipalsCommand) -> an
             former_citizenships,
             permanent_residence,
             roles,
+            bind,
             justification,
         } => {
             let mut b = json!({
@@ -643,11 +716,32 @@ pub fn principals(c: &ClientArgs, out: OutputArgs, cmd: PrincipalsCommand) -> an
             if let Some(r) = permanent_residence {
                 b["permanent_residence"] = json!(r);
             }
+            if let (Value::Object(m), Some(o)) = (bind.to_json()?, b.as_object_mut()) {
+                o.extend(m);
+            }
             let v = conn.json(
                 M::POST,
                 &justified("/v1/principals", justification.as_deref()),
                 Some(b),
             )?;
+            return crate::output::print_item(out, &v);
+        }
+        PrincipalsCommand::Bind {
+            id,
+            bind,
+            justification,
+        } => {
+            let path = format!("/v1/principals/{}/bindings", urlencoding::encode(&id));
+            let v = conn.json(
+                M::PUT,
+                &justified(&path, justification.as_deref()),
+                Some(bind.to_json()?),
+            )?;
+            return crate::output::print_item(out, &v);
+        }
+        PrincipalsCommand::Enroll { id, justification } => {
+            let path = format!("/v1/principals/{}/enrollment", urlencoding::encode(&id));
+            let v = conn.json(M::POST, &justified(&path, justification.as_deref()), None)?;
             return crate::output::print_item(out, &v);
         }
         PrincipalsCommand::Show { id } => conn.json(

@@ -122,6 +122,17 @@ pub enum Proposal {
         #[arg(long)]
         justification: String,
     },
+    /// Approve the guarded settings of a config file: the quorum itself (approvers,
+    /// required, window), `quorum.principals`, the location sources, trusted proxies,
+    /// OIDC issuers, the client CA and certificate field, lockbox limits and
+    /// `scan.on_mismatch`. Run it where the files the config names are: they are
+    /// approved by their SHA-256. Once approved, install the config and restart.
+    Settings {
+        #[arg(long)]
+        config: PathBuf,
+        #[arg(long)]
+        justification: String,
+    },
     /// Approve Cedar policy files (the text of all of them, in the order given).
     Policies {
         files: Vec<PathBuf>,
@@ -245,6 +256,19 @@ fn operation(p: Proposal) -> anyhow::Result<(Value, String)> {
             }}),
             justification,
         ),
+        Proposal::Settings {
+            config,
+            justification,
+        } => {
+            let cfg = itarvault_server::config::Config::load(&config)
+                .with_context(|| format!("reading the config `{}`", config.display()))?;
+            let guarded = itarvault_server::vault::settings::Guarded::from_config(&cfg)
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            (
+                json!({"op": "settings_set", "guarded": guarded}),
+                justification,
+            )
+        }
         Proposal::Policies {
             files,
             justification,

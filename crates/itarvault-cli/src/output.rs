@@ -51,6 +51,10 @@ pub fn print_item(out: OutputArgs, v: &Value) -> anyhow::Result<()> {
             ("not_after", "grant ends"),
             ("result", "result"),
             ("justification", "justification"),
+            (
+                "enrollment_token",
+                "enrollment token (shown once: hand it to the person, who runs `itarvault tokens create` with it)",
+            ),
         ] {
             if let Some(t) = v[k].as_str() {
                 s.push_str(&format!("\n  {label}: {t}"));

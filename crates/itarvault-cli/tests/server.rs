@@ -582,43 +582,11 @@ fn health_metrics_and_openapi_are_served() {
 
 mod oidc {
     use super::*;
-    use aws_lc_rs::rand::SystemRandom;
-    use aws_lc_rs::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
-    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-    use base64::Engine as _;
-    use serde_json::{json, Value};
+    use aws_lc_rs::signature::EcdsaKeyPair;
+    use common::idp::{b64, jwks, jwt, key, now};
+    use serde_json::json;
 
     const ISS: &str = "https://idp.example.test";
-
-    fn b64(b: &[u8]) -> String {
-        URL_SAFE_NO_PAD.encode(b)
-    }
-
-    fn key() -> EcdsaKeyPair {
-        let doc =
-            EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
-                .unwrap();
-        EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, doc.as_ref()).unwrap()
-    }
-
-    fn jwks(k: &EcdsaKeyPair) -> Value {
-        let p = k.public_key().as_ref();
-        json!({"keys": [{"kty": "EC", "crv": "P-256", "kid": "k1", "use": "sig", "x": b64(&p[1..33]), "y": b64(&p[33..65])}]})
-    }
-
-    fn jwt(k: &EcdsaKeyPair, header: Value, claims: Value) -> String {
-        let signed = format!(
-            "{}.{}",
-            b64(header.to_string().as_bytes()),
-            b64(claims.to_string().as_bytes())
-        );
-        let sig = k.sign(&SystemRandom::new(), signed.as_bytes()).unwrap();
-        format!("{signed}.{}", b64(sig.as_ref()))
-    }
-
-    fn now() -> i64 {
-        time::OffsetDateTime::now_utc().unix_timestamp()
-    }
 
     /// A vault that trusts one identity provider (its key is returned), with a bucket
     /// and `alice` (a US citizen) registered. The server reads the JWKS file at start.
@@ -632,14 +600,33 @@ mod oidc {
         ));
         v.ok("admin.tok", US, &["buckets", "create", "designs"]);
         v.person("alice", "us_citizen", &["US"]);
+        bind(&v, "alice");
         std::fs::write(v.p("f"), b"drawing").unwrap();
         (v, idp)
+    }
+
+    /// Binds `id` to the subject of the same name at the test issuer.
+    fn bind(v: &Vault, id: &str) {
+        v.ok(
+            "admin.tok",
+            US,
+            &[
+                "principals",
+                "bind",
+                id,
+                "--oidc-issuer",
+                ISS,
+                "--oidc-subject",
+                id,
+            ],
+        );
     }
 
     #[test]
     fn jwts_identify_registered_principals_and_everything_else_is_refused() {
         let (v, idp) = vault_with_idp(false);
         v.person("bob", "foreign_person", &["CN"]);
+        bind(&v, "bob");
         let header = json!({"alg": "ES256", "kid": "k1", "typ": "JWT"});
         let claims =
             |sub: &str| json!({"iss": ISS, "aud": "itarvault", "sub": sub, "exp": now() + 300});
@@ -700,6 +687,7 @@ mod oidc {
     fn a_trusted_issuer_supplies_person_facts() {
         let (v, idp) = vault_with_idp(true);
         v.person("dana", "unknown", &[]);
+        bind(&v, "dana");
         v.ok("alice.tok", US, &["put", "designs/f", "f", "-l", "ITAR:XI"]);
         let header = json!({"alg": "ES256", "kid": "k1"});
         let mut c = json!({"iss": ISS, "aud": "itarvault", "sub": "dana", "exp": now() + 300});
@@ -803,37 +791,20 @@ fn sslyze_finds_nothing_but_tls12_and_13_with_aes_gcm_on_nist_curves() {
 
 mod mtls {
     use super::*;
-    use rcgen::{
-        BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
-    };
+    use common::pki::Ca;
 
     /// A CA, and client certificates it issues with the given common names.
     fn pki(dir: &Path, names: &[&str]) {
-        let ca_key = KeyPair::generate().unwrap();
-        let mut ca = CertificateParams::new(vec![]).unwrap();
-        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca.distinguished_name
-            .push(DnType::CommonName, "Acme badge CA");
-        std::fs::write(dir.join("ca.pem"), ca.self_signed(&ca_key).unwrap().pem()).unwrap();
-        let issuer = Issuer::from_params(&ca, &ca_key);
+        let mut ca = Ca::new(dir);
         for n in names {
-            let key = KeyPair::generate().unwrap();
-            let mut p = CertificateParams::new(vec![]).unwrap();
-            p.distinguished_name.push(DnType::CommonName, *n);
-            p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
-            std::fs::write(
-                dir.join(format!("{n}.crt")),
-                p.signed_by(&key, &issuer).unwrap().pem(),
-            )
-            .unwrap();
-            write_private(&dir.join(format!("{n}.key")), &key.serialize_pem());
+            ca.issue(n, n, None);
         }
     }
 
     #[test]
     fn a_client_certificate_from_the_configured_ca_identifies_its_principal() {
         let pki_dir = tempfile::tempdir().unwrap();
-        pki(pki_dir.path(), &["alice", "mallory"]);
+        pki(pki_dir.path(), &["alice", "mallory", "nobody"]);
         let other = tempfile::tempdir().unwrap();
         pki(other.path(), &["alice"]);
         let v = Vault::start_with(&format!(
@@ -841,6 +812,19 @@ mod mtls {
             pki_dir.path().join("ca.pem")
         ));
         v.person("alice", "us_citizen", &["US"]);
+        v.person("mallory", "us_citizen", &["US"]);
+        let alice_crt = pki_dir.path().join("alice.crt");
+        v.ok(
+            "admin.tok",
+            US,
+            &[
+                "principals",
+                "bind",
+                "alice",
+                "--cert-file",
+                alice_crt.to_str().unwrap(),
+            ],
+        );
         let with_cert = |dir: &Path, who: &str| {
             bin()
                 .args(["whoami", "--json", "--server", &v.url, "--cacert"])
@@ -856,8 +840,12 @@ mod mtls {
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         let me: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
         assert_eq!(me["id"], "alice");
-        // A valid certificate for someone the registry does not know.
+        // A valid certificate naming a registered principal it is not bound to.
         let o = with_cert(pki_dir.path(), "mallory");
+        assert_eq!(o.status.code(), Some(2));
+        assert!(String::from_utf8_lossy(&o.stderr).contains("not bound to principal `mallory`"));
+        // A valid certificate for someone the registry does not know.
+        let o = with_cert(pki_dir.path(), "nobody");
         assert_eq!(o.status.code(), Some(2));
         assert!(String::from_utf8_lossy(&o.stderr).contains("not registered"));
         // "alice" from another CA never gets past the handshake.
@@ -1161,12 +1149,13 @@ fn a_full_disk_during_an_upload_leaves_no_partial_object() {
 
 /// A bucket owned by olive and oscar with two ITAR objects, a US-person support
 /// engineer (ursula) and a foreign-person one (fritz), both `operator`s.
-fn lockbox_cast(extra_config: &str) -> Vault {
-    let v = cast_with(extra_config);
-    v.person("olive", "us_citizen", &["US"]);
-    v.person("oscar", "us_citizen", &["US"]);
-    v.staff("ursula", "us_citizen", "US", &["operator"]);
-    v.staff("fritz", "foreign_person", "GB", &["operator"]);
+fn lockbox_cast() -> Vault {
+    let v = cast_of(QUORUM, "", |v| {
+        v.person("olive", "us_citizen", &["US"]);
+        v.person("oscar", "us_citizen", &["US"]);
+        v.staff("ursula", "us_citizen", "US", &["operator"]);
+        v.staff("fritz", "foreign_person", "GB", &["operator"]);
+    });
     v.ok(
         "admin.tok",
         US,
@@ -1208,7 +1197,7 @@ fn request(v: &Vault, token: &str, scope: &[&str], action: &str) -> String {
 
 #[test]
 fn operators_read_content_only_through_an_approved_grant_and_never_past_the_export_rules() {
-    let v = lockbox_cast(QUORUM);
+    let v = lockbox_cast();
     // No role reads content by standing: not the admin, not support.
     refused(
         &v,
@@ -1369,7 +1358,7 @@ fn operators_read_content_only_through_an_approved_grant_and_never_past_the_expo
 
 #[test]
 fn racing_owners_count_once_and_pending_requests_survive_a_restart() {
-    let mut v = lockbox_cast(QUORUM);
+    let mut v = lockbox_cast();
     let id = request(&v, "ursula.tok", &["--bucket", "secure"], "read");
     // Restart while pending: nothing is lost, nothing is granted.
     v.kill9();
@@ -1442,11 +1431,14 @@ fn receive_webhook(l: &std::net::TcpListener) -> String {
 fn dangerous_operations_wait_for_m_distinct_approvers_other_than_the_proposer() {
     let hook = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let cfg = format!(
-        "[quorum]\napprovers = [\"admin\", \"alice\", \"olive\"]\nrequired = 2\n[lockbox]\nwebhook_url = \"http://127.0.0.1:{}/hook\"\n",
+        "[lockbox]\nwebhook_url = \"http://127.0.0.1:{}/hook\"\n",
         hook.local_addr().unwrap().port()
     );
-    let mut v = cast_with(&cfg);
-    v.person("olive", "us_citizen", &["US"]);
+    let mut v = cast_of(
+        "[quorum]\napprovers = [\"admin\", \"alice\", \"olive\"]\nrequired = 2\n",
+        &cfg,
+        |v| v.person("olive", "us_citizen", &["US"]),
+    );
     v.ok(
         "alice.tok",
         US,
@@ -1598,7 +1590,7 @@ fn the_admin_cannot_mint_a_second_token_for_someone_and_auditors_read_the_trail(
         &v,
         "admin.tok",
         &["tokens", "create", "alice"],
-        "already holds live token",
+        "self-service-only",
     );
     // Alice mints her own.
     v.ok("alice.tok", US, &["tokens", "create", "alice"]);
@@ -1717,7 +1709,7 @@ fn uploads_are_scanned_as_they_stream_and_mislabelled_or_classified_content_is_r
     assert!(v.audit(&["verify"]).status.success());
 
     // `on_mismatch = "flag"`: stored, and flagged in the audit record; a banner is still refused.
-    let f = cast_with(&format!("{QUORUM}[scan]\non_mismatch = \"flag\"\n"));
+    let f = cast_of(QUORUM, "[scan]\non_mismatch = \"flag\"\n", |_| {});
     std::fs::write(f.p("xi.txt"), marked_document("USML Category XI", 100_000)).unwrap();
     std::fs::write(
         f.p("banner.txt"),

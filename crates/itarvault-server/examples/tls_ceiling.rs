@@ -17,7 +17,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = tempfile::tempdir()?;
     let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
     tls::ensure_dev_cert(&cert, &key)?;
-    let (server_cfg, _) = tls::server_config(&cert, &key, None)?;
+    let (server_cfg, _) = tls::server_config(&cert, &key, None, &[])?;
     let mut roots = rustls::RootCertStore::empty();
     for c in tls::load_certs(&cert)? {
         roots.add(c)?;

@@ -40,17 +40,46 @@ pub struct Config {
     pub fips_certificate: Option<String>,
 }
 
-/// The content check every upload passes as it streams through (the rules of
-/// `itarvault scan`). A classification banner is always refused.
-#[derive(Debug, Clone, Default, Deserialize)]
+/// The content check every upload passes as it streams through (the rules and the
+/// extraction of `itarvault scan`). A classification banner is always refused.
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ScanConfig {
     /// What happens to an upload whose content implies a more restrictive label than
     /// the one it was given (content marked USML Category XI uploaded as EAR99).
     pub on_mismatch: OnMismatch,
+    /// Plaintext one upload's check may hold in memory, in bytes (zip archives and PDFs
+    /// are buffered whole: their index is at the end). Never on disk. A container over
+    /// it cannot be checked: refused under EAR99 and PUBLIC, stored and noted under an
+    /// ITAR or EAR label.
+    pub memory_budget: usize,
+    /// Containers opened inside one another (a zip in a docx in a tar.gz is 3).
+    pub max_depth: u32,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+impl Default for ScanConfig {
+    fn default() -> Self {
+        let budget = itarvault_scan::Budget::default();
+        Self {
+            on_mismatch: OnMismatch::default(),
+            memory_budget: budget.memory,
+            max_depth: budget.depth,
+        }
+    }
+}
+
+impl ScanConfig {
+    /// The extraction budget of one upload.
+    pub fn budget(&self) -> itarvault_scan::Budget {
+        itarvault_scan::Budget {
+            memory: self.memory_budget,
+            depth: self.max_depth,
+            ..itarvault_scan::Budget::default()
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum OnMismatch {
     /// Refuse the upload (HTTP 422); nothing is stored.
@@ -174,12 +203,16 @@ pub struct TlsConfig {
     /// With it, a client may authenticate with a certificate instead of a token.
     pub client_ca_file: Option<PathBuf>,
     /// Which certificate field names the principal: `cn` (subject common name) or
-    /// `email` (the first rfc822Name subject alternative name).
+    /// `email` (the first rfc822Name subject alternative name). The principal must also
+    /// be bound to the certificate (its SHA-256 or a SAN): a name alone is not enough.
     pub client_cert_principal: CertField,
+    /// PEM certificate revocation lists of the client CA: a revoked client certificate
+    /// is refused in the handshake. Not a quorum setting (it only narrows access).
+    pub client_crl_files: Vec<PathBuf>,
 }
 
 /// A certificate field that names a principal.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CertField {
     #[default]
@@ -334,6 +367,11 @@ impl Config {
                 )));
             }
         }
+        if !self.tls.client_crl_files.is_empty() && self.tls.client_ca_file.is_none() {
+            return Err(ConfigError::Invalid(
+                "`tls.client_crl_files` needs `tls.client_ca_file` (the CA whose revocations they list)".into(),
+            ));
+        }
         if self.tls.insecure_http && self.tls.client_ca_file.is_some() {
             return Err(ConfigError::Invalid(
                 "client certificates (`tls.client_ca_file`) need TLS; remove `insecure_http`"
@@ -373,6 +411,14 @@ impl Config {
             return Err(ConfigError::Invalid(
                 "`quorum.window_hours` must be at least 1".into(),
             ));
+        }
+        if !(1 << 20..=4 << 30).contains(&self.scan.memory_budget)
+            || !(1..=16).contains(&self.scan.max_depth)
+        {
+            return Err(ConfigError::Invalid(format!(
+                "`scan.memory_budget` must be 1 MiB to 4 GiB (it is {} bytes) and `scan.max_depth` 1 to 16 (it is {})",
+                self.scan.memory_budget, self.scan.max_depth
+            )));
         }
         if self.audit.checkpoint_interval_secs == 0 {
             return Err(ConfigError::Invalid(

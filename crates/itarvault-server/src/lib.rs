@@ -222,6 +222,7 @@ fn first_admin(
             permanent_residence: None,
         },
         roles: vec![Role::Admin],
+        bindings: itarvault_store::Bindings::default(),
         disabled: false,
         created: now,
     })?;
@@ -230,6 +231,7 @@ fn first_admin(
     credentials.add_token(&TokenRecord {
         id: t.id.clone(),
         principal: "admin".into(),
+        purpose: itarvault_store::TokenPurpose::Access,
         secret_hash: t.secret_hash,
         created: now,
         expires: Some(now + time::Duration::days(90)),
@@ -261,7 +263,12 @@ fn tls_setup(cfg: &Config) -> Result<TlsSetup, StartError> {
             (c, k, made)
         }
     };
-    let (sc, fp) = tls::server_config(&cert, &key, cfg.tls.client_ca_file.as_deref())?;
+    let (sc, fp) = tls::server_config(
+        &cert,
+        &key,
+        cfg.tls.client_ca_file.as_deref(),
+        &cfg.tls.client_crl_files,
+    )?;
     // In the FIPS build the TLS stack must run on the validated module only.
     if cfg!(feature = "fips") && !sc.fips() {
         return Err(StartError::Bug(
@@ -313,11 +320,12 @@ pub async fn open_vault(cfg: Config) -> Result<Opened, StartError> {
         .collect();
     let (controlled, adopted) =
         Controlled::adopt_or_check(&cfg, store.as_ref(), policy_digest(&policy_text))?;
-    if let Some(what) = adopted {
+    if !adopted.is_empty() {
         audit
             .record(
                 itarvault_audit::Event::new("settings.adopt", "ok").detail(format!(
-                    "adopted from the config; from now on only a quorum changes them: {what}"
+                    "adopted from the config; from now on only a quorum changes them: {}",
+                    adopted.join(", ")
                 )),
             )
             .await?;
@@ -446,12 +454,12 @@ impl Server {
             let tls = self.tls.clone();
             let http = http.clone();
             tokio::spawn(async move {
-                let serve = |cert_principal: Option<String>| {
+                let serve = |cert: Option<tls::PeerCert>| {
                     hyper::service::service_fn(
                         move |mut req: hyper::Request<hyper::body::Incoming>| {
                             req.extensions_mut().insert(api::Peer {
                                 addr: peer,
-                                cert_principal: cert_principal.clone(),
+                                cert: cert.clone(),
                             });
                             tower::ServiceExt::oneshot(app.clone(), req)
                         },
@@ -475,7 +483,7 @@ impl Server {
                             .1
                             .peer_certificates()
                             .and_then(|c| c.first())
-                            .and_then(|c| tls::cert_principal(c.as_ref(), cert_field));
+                            .map(|c| tls::peer_cert(c.as_ref(), cert_field));
                         http.serve_connection(hyper_util::rt::TokioIo::new(stream), serve(cert))
                             .await
                     }

@@ -137,6 +137,8 @@ fn parse_jwks(text: &str) -> Result<Vec<Key>, JwksError> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verified {
     pub issuer: String,
+    /// The token's `sub`: with the issuer, what a principal must be bound to.
+    pub subject: String,
     pub principal: String,
     /// The person's export-control facts, only from an issuer trusted for them and only
     /// when the token states `person_status`.
@@ -180,6 +182,8 @@ pub enum JwtError {
     NotYetValid,
     #[error("the JWT has no string claim `{0}` to name the principal")]
     NoPrincipal(String),
+    #[error("the JWT has no string `sub`")]
+    NoSubject,
     #[error("the JWT's person facts are invalid: {0}")]
     Facts(String),
 }
@@ -396,6 +400,10 @@ pub fn verify(issuers: &[Issuer], token: &str, now: OffsetDateTime) -> Result<Ve
     {
         return Err(JwtError::NotYetValid);
     }
+    let subject = claims["sub"]
+        .as_str()
+        .ok_or(JwtError::NoSubject)?
+        .to_owned();
     let principal = claims[issuer.cfg.principal_claim.as_str()]
         .as_str()
         .ok_or_else(|| JwtError::NoPrincipal(issuer.cfg.principal_claim.clone()))?
@@ -407,6 +415,7 @@ pub fn verify(issuers: &[Issuer], token: &str, now: OffsetDateTime) -> Result<Ve
     };
     Ok(Verified {
         issuer: iss.to_owned(),
+        subject,
         principal,
         facts,
     })

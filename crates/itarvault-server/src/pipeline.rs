@@ -38,20 +38,24 @@ pub enum PipelineError {
     LegacyUnbound,
     #[error("the client went away")]
     ClientGone,
-    /// The content contradicts its label (or is classified); nothing was stored.
+    /// The content contradicts its label, is classified, or could not be checked under
+    /// a label that claims it is not controlled; nothing was stored.
     #[error("{0}")]
-    Content(itarvault_scan::Conflict),
+    Content(itarvault_scan::Refusal),
     #[error("the content check stopped unexpectedly\nthis is a bug: please report it")]
     ScanFailed,
 }
 
-/// The marking check an upload passes as it streams through.
+/// The marking check an upload passes as it streams through: the same extraction
+/// `itarvault scan` uses (Office files, archives, compressed and UTF-16 text), within a
+/// memory budget, never touching disk.
 #[derive(Debug, Clone, Copy)]
 pub struct ContentCheck<'a> {
     pub scanner: &'a itarvault_scan::Scanner,
-    /// Refuse a mislabelled upload (otherwise store it and report the conflict). A
-    /// classification banner is refused either way.
-    pub reject_mismatch: bool,
+    pub budget: itarvault_scan::Budget,
+    /// What a mislabelled upload gets. A classification banner is refused either way;
+    /// a container that cannot be checked is refused under EAR99 and PUBLIC.
+    pub on_mismatch: itarvault_scan::OnMismatch,
 }
 
 /// What the content check found in a stored upload.
@@ -60,6 +64,9 @@ pub struct ContentFindings {
     pub findings: Vec<itarvault_scan::Finding>,
     /// A conflict that was let through (`on_mismatch = "flag"`).
     pub conflict: Option<itarvault_scan::Conflict>,
+    /// "not checked: reason" for content stored under an ITAR or EAR label that the
+    /// check could not open.
+    pub note: Option<String>,
 }
 
 /// What a finished upload produced.
@@ -103,8 +110,8 @@ pub fn seal_to_blob(
     let mut envelope_size = header.len() as u64;
     // The content check sees each plaintext chunk as it is sealed: no second pass, no
     // plaintext on disk. From the second chunk on it runs on its own thread, so that
-    // matching and encryption use two cores; its buffers are zeroed when dropped.
-    let findings = std::thread::scope(|scope| {
+    // checking and encryption use two cores; its buffers are zeroed when dropped.
+    let outcome = std::thread::scope(|scope| {
         let mut worker = None;
         while let Some(piece) = rx.blocking_recv() {
             let mut piece = piece.map_err(PipelineError::Body)?;
@@ -116,46 +123,50 @@ pub fn seal_to_blob(
                 let take = (cs - chunk.len()).min(piece.len());
                 chunk.extend_from_slice(&piece.split_to(take));
                 if chunk.len() == cs {
-                    let (to_scan, _) = worker.get_or_insert_with(|| {
+                    let (to_check, _) = worker.get_or_insert_with(|| {
                         let (tx, chunks) = std::sync::mpsc::sync_channel::<Zeroizing<Vec<u8>>>(4);
-                        let scanner = check.scanner;
                         let handle = scope.spawn(move || {
-                            let mut stream = scanner.stream(true);
+                            let mut check = check.scanner.upload_check(check.budget);
                             for c in chunks {
-                                stream.push(&c);
+                                check.push(&c);
                             }
-                            stream.finish()
+                            check.finish()
                         });
                         (tx, handle)
                     });
                     let sealed = sealer.seal(&chunk).map_err(SealError::from)?;
                     out.write_all(&sealed).map_err(PipelineError::Write)?;
                     envelope_size += sealed.len() as u64;
-                    // The scanner takes the sealed chunk's buffer itself (no copy) and
+                    // The checker takes the sealed chunk's buffer itself (no copy) and
                     // reads it while the next chunk is sealed.
                     let full =
                         std::mem::replace(&mut chunk, Zeroizing::new(Vec::with_capacity(cs)));
-                    to_scan.send(full).map_err(|_| PipelineError::ScanFailed)?;
+                    to_check.send(full).map_err(|_| PipelineError::ScanFailed)?;
                 }
             }
         }
         match worker {
-            None => Ok(check.scanner.scan_bytes(&chunk, true)),
-            Some((to_scan, handle)) => {
-                to_scan
+            None => {
+                let mut one = check.scanner.upload_check(check.budget);
+                one.push(&chunk);
+                Ok(one.finish())
+            }
+            Some((to_check, handle)) => {
+                to_check
                     .send(Zeroizing::new(chunk.to_vec()))
                     .map_err(|_| PipelineError::ScanFailed)?;
-                drop(to_scan);
+                drop(to_check);
                 handle.join().map_err(|_| PipelineError::ScanFailed)
             }
         }
     })?;
-    let conflict = itarvault_scan::check(&declared, &findings).err();
-    if let Some(c) = &conflict {
-        if check.reject_mismatch || matches!(c, itarvault_scan::Conflict::Classified { .. }) {
-            return Err(PipelineError::Content(c.clone()));
-        }
-    }
+    let decision = itarvault_scan::decide_upload(&declared, &outcome, check.on_mismatch);
+    let note = decision.note();
+    let conflict = match decision {
+        itarvault_scan::UploadDecision::Refuse(r) => return Err(PipelineError::Content(r)),
+        itarvault_scan::UploadDecision::Store { flagged, .. } => flagged,
+    };
+    let findings = outcome.findings;
     let last = sealer.finish(&chunk).map_err(SealError::from)?;
     out.write_all(&last).map_err(PipelineError::Write)?;
     envelope_size += last.len() as u64;
@@ -165,7 +176,11 @@ pub fn seal_to_blob(
         size,
         envelope_size,
         keys,
-        content: ContentFindings { findings, conflict },
+        content: ContentFindings {
+            findings,
+            conflict,
+            note,
+        },
     })
 }
 

@@ -99,27 +99,55 @@ pub fn fingerprint(cert: &CertificateDer<'_>) -> String {
         .join(":")
 }
 
-/// The principal a client certificate names, by the configured field. The chain was
-/// already verified against `client_ca_file` by the handshake.
-pub fn cert_principal(der: &[u8], field: CertField) -> Option<String> {
-    let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
-    match field {
+/// What a verified client certificate says: the principal its configured field names,
+/// its SHA-256, and its rfc822Name subject alternative names (for bindings).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerCert {
+    pub name: Option<String>,
+    /// SHA-256 of the DER certificate, lowercase hex.
+    pub sha256: String,
+    pub emails: Vec<String>,
+}
+
+/// Reads a client certificate whose chain the handshake already verified against
+/// `client_ca_file` (and its CRLs).
+pub fn peer_cert(der: &[u8], field: CertField) -> PeerCert {
+    let sha256 = hex::encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, der));
+    let Ok((_, cert)) = x509_parser::parse_x509_certificate(der) else {
+        return PeerCert {
+            name: None,
+            sha256,
+            emails: Vec::new(),
+        };
+    };
+    let emails: Vec<String> = cert
+        .subject_alternative_name()
+        .ok()
+        .flatten()
+        .map(|san| {
+            san.value
+                .general_names
+                .iter()
+                .filter_map(|g| match g {
+                    x509_parser::extensions::GeneralName::RFC822Name(e) => Some((*e).to_owned()),
+                    _ => None,
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let name = match field {
         CertField::Cn => cert
             .subject()
             .iter_common_name()
             .next()
             .and_then(|cn| cn.as_str().ok())
             .map(str::to_owned),
-        CertField::Email => cert
-            .subject_alternative_name()
-            .ok()
-            .flatten()
-            .and_then(|san| {
-                san.value.general_names.iter().find_map(|g| match g {
-                    x509_parser::extensions::GeneralName::RFC822Name(e) => Some((*e).to_owned()),
-                    _ => None,
-                })
-            }),
+        CertField::Email => emails.first().cloned(),
+    };
+    PeerCert {
+        name,
+        sha256,
+        emails,
     }
 }
 
@@ -129,6 +157,7 @@ pub fn server_config(
     cert: &Path,
     key: &Path,
     client_ca: Option<&Path>,
+    crls: &[PathBuf],
 ) -> Result<(Arc<ServerConfig>, String), TlsError> {
     let certs = load_certs(cert)?;
     let fp = fingerprint(&certs[0]);
@@ -142,10 +171,18 @@ pub fn server_config(
             for c in load_certs(ca)? {
                 roots.add(c)?;
             }
+            let mut revoked = Vec::new();
+            for path in crls {
+                let pem = read_pem(path)?;
+                for crl in rustls_pemfile::crls(&mut pem.as_slice()) {
+                    revoked.push(crl.map_err(|e| TlsError::Read(path.clone(), e))?);
+                }
+            }
             let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
                 Arc::new(roots),
                 provider,
             )
+            .with_crls(revoked)
             .allow_unauthenticated()
             .build()
             .map_err(|e| TlsError::Generate(format!("client CA `{}`: {e}", ca.display())))?;

@@ -47,7 +47,7 @@ async fn call(
         .unwrap();
     let presented = Presented {
         authorization: Some(HeaderValue::from_str(&format!("Bearer {token}")).unwrap()),
-        cert_principal: None,
+        cert: None,
     };
     let located = vault.locate("127.0.0.1".parse::<IpAddr>().unwrap(), &HeaderMap::new());
     let caller = vault.authenticate(&presented, located, "t".into()).await?;

@@ -29,14 +29,21 @@ struct Cast {
 const US: &str = "127.0.0.1";
 const CN: &str = "127.0.0.2";
 
-async fn open(dir: &std::path::Path) -> itarvault_server::Opened {
+/// Opens the vault in `dir`: in bootstrap mode, or governed by a quorum of alice and
+/// olive (which ends bootstrap mode for good).
+async fn open(dir: &std::path::Path, governed: bool) -> itarvault_server::Opened {
     std::fs::write(
         dir.join("ranges.csv"),
         "cidr,country\n127.0.0.1/32,US\n127.0.0.2/32,CN\n",
     )
     .unwrap();
+    let quorum = if governed {
+        "[quorum]\napprovers = [\"alice\", \"olive\"]\nrequired = 1\n"
+    } else {
+        ""
+    };
     let cfg: Config = toml::from_str(&format!(
-        "data_dir = {:?}\n[location]\nranges_file = {:?}\n[quorum]\napprovers = [\"alice\", \"olive\"]\nrequired = 1\n",
+        "data_dir = {:?}\n[location]\nranges_file = {:?}\n{quorum}",
         dir.join("data"),
         dir.join("ranges.csv")
     ))
@@ -47,7 +54,7 @@ async fn open(dir: &std::path::Path) -> itarvault_server::Opened {
 impl Cast {
     async fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let opened = open(dir.path()).await;
+        let opened = open(dir.path(), false).await;
         Self {
             admin: opened.admin_token.unwrap().to_string(),
             vault: opened.vault,
@@ -71,7 +78,7 @@ impl Cast {
             .unwrap_or_else(|| panic!("no route {method} {path}"));
         let presented = Presented {
             authorization: Some(HeaderValue::from_str(&format!("Bearer {token}")).unwrap()),
-            cert_principal: None,
+            cert: None,
         };
         let located = self
             .vault
@@ -263,18 +270,25 @@ async fn the_registry_holds_typed_facts_and_the_gate_decides_with_them() {
 #[tokio::test]
 async fn a_typed_proposal_runs_once_the_quorum_agrees_and_survives_a_restart() {
     let dir = tempfile::tempdir().unwrap();
-    let (vault, admin) = {
-        let o = open(dir.path()).await;
-        (o.vault, o.admin_token.unwrap().to_string())
+    // Olive gets her first token in bootstrap mode; the quorum is adopted after.
+    let (olive, admin) = {
+        let o = open(dir.path(), false).await;
+        let cast = Cast {
+            _dir: tempfile::tempdir().unwrap(),
+            vault: o.vault,
+            admin: o.admin_token.unwrap().to_string(),
+        };
+        let olive = cast
+            .person(serde_json::json!({"id": "olive", "person_status": "us_citizen", "citizenships": ["US"]}))
+            .await;
+        (olive, cast.admin)
     };
     let cast = Cast {
         _dir: tempfile::tempdir().unwrap(),
-        vault,
+        vault: open(dir.path(), true).await.vault,
         admin,
     };
-    let olive = cast
-        .person(serde_json::json!({"id": "olive", "person_status": "us_citizen", "citizenships": ["US"]}))
-        .await;
+    assert!(!cast.vault.controlled().bootstrap());
     let auth = cast
         .nothing(&cast.admin, Method::POST, "/v1/quorum", &[])
         .await;
@@ -301,7 +315,7 @@ async fn a_typed_proposal_runs_once_the_quorum_agrees_and_survives_a_restart() {
         Granted::Lockbox(a) => a,
         other => panic!("{other:?}"),
     };
-    let done = cast.vault.approve_proposal(&auth).await.unwrap();
+    let (done, _) = cast.vault.approve_proposal(&auth).await.unwrap();
     assert_eq!(done.state, itarvault_lockbox::State::Executed);
     assert_eq!(
         cast.vault.controlled().residency,
@@ -321,7 +335,7 @@ async fn a_typed_proposal_runs_once_the_quorum_agrees_and_survives_a_restart() {
     assert_eq!(err.code(), "self-approval");
     // The setting is what the store holds: a restart keeps it, whatever the config says.
     drop(cast);
-    let again = open(dir.path()).await;
+    let again = open(dir.path(), true).await;
     assert_eq!(
         again.vault.controlled().residency,
         itarvault_policy::ResidencyMode::CarveOut

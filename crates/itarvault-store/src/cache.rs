@@ -18,7 +18,7 @@ use std::hash::Hash;
 use std::sync::{Mutex, MutexGuard};
 
 use crate::meta::{
-    AuthorizationRecord, BucketRecord, Buckets, Credentials, LockboxKind, LockboxRecord,
+    AuthorizationRecord, Bindings, BucketRecord, Buckets, Credentials, LockboxKind, LockboxRecord,
     LockboxRecords, Metadata, ObjectPage, ObjectRecord, Objects, PrincipalRecord, Registry,
     Settings, TokenRecord, Version, VersionId, VersionPage,
 };
@@ -148,6 +148,9 @@ impl<M: Metadata> Registry for Cached<M> {
 }
 
 impl<M: Metadata> Credentials for Cached<M> {
+    fn set_bindings(&self, principal: &str, bindings: &Bindings) -> Result<(), StoreError> {
+        self.write(|m| m.set_bindings(principal, bindings))
+    }
     fn add_token(&self, t: &TokenRecord) -> Result<(), StoreError> {
         self.write(|m| m.add_token(t))
     }
@@ -284,6 +287,7 @@ mod tests {
         TokenRecord {
             id: id.into(),
             principal: "alice".into(),
+            purpose: crate::TokenPurpose::Access,
             secret_hash: [7; 32],
             created: OffsetDateTime::UNIX_EPOCH,
             expires: None,

@@ -45,6 +45,13 @@ fn principal(id: &str) -> Result<PrincipalRecord, Broken> {
             permanent_residence: Some(country("DE")?),
         },
         roles: vec![Role::Operator],
+        bindings: Bindings {
+            oidc: Some(OidcBinding {
+                issuer: "https://idp.example.test".into(),
+                subject: format!("{id}-sub"),
+            }),
+            certificate: None,
+        },
         disabled: false,
         created: OffsetDateTime::UNIX_EPOCH,
     })
@@ -137,6 +144,7 @@ pub fn credentials(m: &dyn Metadata) -> Result<(), Broken> {
     let tok = TokenRecord {
         id: "t1".into(),
         principal: "alice".into(),
+        purpose: TokenPurpose::Enrollment,
         secret_hash: [7; 32],
         created: OffsetDateTime::UNIX_EPOCH,
         expires: None,
@@ -163,6 +171,24 @@ pub fn credentials(m: &dyn Metadata) -> Result<(), Broken> {
     check(
         m.tokens("alice").map_err(e)?.len() == 1,
         "tokens by principal",
+    )?;
+    let cert = Bindings {
+        oidc: None,
+        certificate: Some(CertificateBinding::Sha256("ab".repeat(32))),
+    };
+    m.set_bindings("alice", &cert).map_err(e)?;
+    check(
+        m.principal("alice")
+            .map_err(e)?
+            .is_some_and(|p| p.bindings == cert),
+        "bindings are replaced",
+    )?;
+    check(
+        matches!(
+            m.set_bindings("nobody", &cert),
+            Err(StoreError::NotFound(_))
+        ),
+        "binding an unknown principal is NotFound",
     )
 }
 

@@ -35,10 +35,10 @@ pub mod sqlite;
 pub use blob::{BlobId, BlobStore, BlobWriter, LocalBlobStore};
 pub use cache::Cached;
 pub use meta::{
-    AuthorizationRecord, BucketRecord, Buckets, Credentials, DeleteMarker, Legacy, LockboxKind,
-    LockboxRecord, LockboxRecords, Metadata, ObjectPage, ObjectRecord, Objects, PersonFacts,
-    PrincipalRecord, Registry, Role, Settings, TokenRecord, Version, VersionId, VersionPage,
-    DEFAULT_VERSIONS_KEPT,
+    AuthorizationRecord, Bindings, BucketRecord, Buckets, CertificateBinding, Credentials,
+    DeleteMarker, Legacy, LockboxKind, LockboxRecord, LockboxRecords, Metadata, ObjectPage,
+    ObjectRecord, Objects, OidcBinding, PersonFacts, PrincipalRecord, Registry, Role, Settings,
+    TokenPurpose, TokenRecord, Version, VersionId, VersionPage, DEFAULT_VERSIONS_KEPT,
 };
 pub use sqlite::SqliteMetadata;
 

@@ -31,6 +31,42 @@ pub struct PersonFacts {
     pub permanent_residence: Option<Country>,
 }
 
+/// The identity an outside credential must carry to authenticate as a principal. A
+/// principal without one cannot use that kind of credential at all: one OIDC issuer's
+/// subject, or one certificate, never names another principal.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Bindings {
+    /// The OIDC issuer (`iss`) and subject (`sub`) whose tokens are this principal's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oidc: Option<OidcBinding>,
+    /// The client certificate that is this principal's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<CertificateBinding>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OidcBinding {
+    pub issuer: String,
+    pub subject: String,
+}
+
+/// A certificate, by the SHA-256 of its DER encoding (one certificate), or by a subject
+/// alternative name (rfc822Name) the organisation's CA vouches for (renewals keep it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum CertificateBinding {
+    Sha256(String),
+    San(String),
+}
+
+impl Bindings {
+    pub fn is_empty(&self) -> bool {
+        self.oidc.is_none() && self.certificate.is_none()
+    }
+}
+
 /// A person or service the vault knows.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PrincipalRecord {
@@ -38,6 +74,8 @@ pub struct PrincipalRecord {
     #[serde(flatten)]
     pub facts: PersonFacts,
     pub roles: Vec<Role>,
+    #[serde(skip_serializing_if = "Bindings::is_empty")]
+    pub bindings: Bindings,
     pub disabled: bool,
     #[serde(with = "time::serde::rfc3339")]
     pub created: OffsetDateTime,
@@ -75,11 +113,24 @@ pub struct AuthorizationRecord {
     pub added: OffsetDateTime,
 }
 
+/// What a token may be used for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenPurpose {
+    /// Every route the principal may use.
+    #[default]
+    Access,
+    /// Once, to mint the principal's own first access token: what an enrollment
+    /// approved by the quorum hands to the person (never the admin who proposed it).
+    Enrollment,
+}
+
 /// An API token. Only the SHA-256 of its secret is kept.
 #[derive(Clone, PartialEq, Eq, Serialize)]
 pub struct TokenRecord {
     pub id: String,
     pub principal: String,
+    pub purpose: TokenPurpose,
     #[serde(skip)]
     pub secret_hash: [u8; 32],
     #[serde(with = "time::serde::rfc3339")]
@@ -320,8 +371,10 @@ pub trait Registry: Send + Sync + fmt::Debug {
     fn authorizations(&self, principal: &str) -> Result<Vec<AuthorizationRecord>, StoreError>;
 }
 
-/// API tokens.
+/// API tokens, and the identities outside credentials must carry.
 pub trait Credentials: Send + Sync + fmt::Debug {
+    /// Replaces a principal's bindings.
+    fn set_bindings(&self, principal: &str, bindings: &Bindings) -> Result<(), StoreError>;
     fn add_token(&self, t: &TokenRecord) -> Result<(), StoreError>;
     fn token(&self, id: &str) -> Result<Option<TokenRecord>, StoreError>;
     fn revoke_token(&self, id: &str) -> Result<(), StoreError>;

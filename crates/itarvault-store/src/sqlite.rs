@@ -126,6 +126,7 @@ CREATE INDEX versions_latest ON object_versions(bucket, latest, key);
 CREATE INDEX versions_key ON object_versions(bucket, key, seq);
 CREATE INDEX versions_blob ON object_versions(backend, blob);
 CREATE INDEX versions_legacy ON object_versions(legacy, seq);
+ALTER TABLE tokens ADD COLUMN purpose TEXT NOT NULL DEFAULT 'access';
 "#,
 ];
 
@@ -247,6 +248,8 @@ struct PrincipalBody {
     former_citizenships: Vec<itarvault_policy::data::Country>,
     permanent_residence: Option<itarvault_policy::data::Country>,
     roles: Vec<Role>,
+    #[serde(default)]
+    bindings: Bindings,
 }
 
 const PRINCIPAL_BODY: u32 = 1;
@@ -279,6 +282,7 @@ fn principal_typed(raw: RawPrincipal) -> Result<PrincipalRecord, StoreError> {
             permanent_residence: b.permanent_residence,
         },
         roles: b.roles,
+        bindings: b.bindings,
         disabled: raw.disabled,
         created: from_ts(raw.created),
     })
@@ -293,6 +297,7 @@ fn principal_body(p: &PrincipalRecord) -> Result<String, StoreError> {
             former_citizenships: p.facts.former_citizenships.clone(),
             permanent_residence: p.facts.permanent_residence,
             roles: p.roles.clone(),
+            bindings: p.bindings.clone(),
         },
     )
 }
@@ -330,32 +335,37 @@ fn auth_typed(raw: RawAuthorization) -> Result<AuthorizationRecord, StoreError> 
     })
 }
 
-fn token_row(r: &Row<'_>) -> rusqlite::Result<(TokenRecord, usize)> {
-    let h: Vec<u8> = r.get(2)?;
-    let mut secret_hash = [0u8; 32];
-    if h.len() == 32 {
-        secret_hash.copy_from_slice(&h);
-    }
+const TOKEN_COLS: &str = "id, principal, secret_hash, created, expires, revoked, purpose";
+
+fn token_row(r: &Row<'_>) -> rusqlite::Result<(TokenRecord, Vec<u8>, String)> {
     Ok((
         TokenRecord {
             id: r.get(0)?,
             principal: r.get(1)?,
-            secret_hash,
+            purpose: TokenPurpose::Access,
+            secret_hash: [0; 32],
             created: from_ts(r.get(3)?),
             expires: r.get::<_, Option<i64>>(4)?.map(from_ts),
             revoked: r.get(5)?,
         },
-        h.len(),
+        r.get(2)?,
+        r.get(6)?,
     ))
 }
 
-fn token_typed((t, hash_len): (TokenRecord, usize)) -> Result<TokenRecord, StoreError> {
-    if hash_len != 32 {
-        return Err(StoreError::Corrupt(format!(
-            "token `{}` has a {hash_len}-byte secret hash, not 32",
-            t.id
-        )));
-    }
+fn token_typed(
+    (mut t, hash, purpose): (TokenRecord, Vec<u8>, String),
+) -> Result<TokenRecord, StoreError> {
+    let damaged = |why: String| StoreError::Corrupt(format!("token `{}`: {why}", t.id));
+    t.secret_hash = hash
+        .as_slice()
+        .try_into()
+        .map_err(|_| damaged(format!("a {}-byte secret hash, not 32", hash.len())))?;
+    t.purpose = match purpose.as_str() {
+        "access" => TokenPurpose::Access,
+        "enrollment" => TokenPurpose::Enrollment,
+        other => return Err(damaged(format!("unknown purpose `{other}`"))),
+    };
     Ok(t)
 }
 
@@ -695,17 +705,42 @@ impl Registry for SqliteMetadata {
 }
 
 impl Credentials for SqliteMetadata {
+    fn set_bindings(&self, principal: &str, bindings: &Bindings) -> Result<(), StoreError> {
+        let mut db = self.db();
+        let tx = db.transaction()?;
+        let raw = tx
+            .query_row(
+                "SELECT id, body, disabled, created FROM principals WHERE id = ?1",
+                [principal],
+                principal_row,
+            )
+            .optional()?
+            .ok_or_else(|| StoreError::NotFound(format!("principal `{principal}`")))?;
+        let mut p = principal_typed(raw)?;
+        p.bindings = bindings.clone();
+        tx.execute(
+            "UPDATE principals SET body = ?2 WHERE id = ?1",
+            params![principal, principal_body(&p)?],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
     fn add_token(&self, t: &TokenRecord) -> Result<(), StoreError> {
         self.db()
             .execute(
-                "INSERT INTO tokens VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                &format!("INSERT INTO tokens ({TOKEN_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"),
                 params![
                     t.id,
                     t.principal,
                     t.secret_hash.as_slice(),
                     ts(t.created),
                     t.expires.map(ts),
-                    t.revoked
+                    t.revoked,
+                    match t.purpose {
+                        TokenPurpose::Access => "access",
+                        TokenPurpose::Enrollment => "enrollment",
+                    }
                 ],
             )
             .map_err(|e| unique(e, || format!("token `{}`", t.id)))?;
@@ -714,7 +749,7 @@ impl Credentials for SqliteMetadata {
 
     fn token(&self, id: &str) -> Result<Option<TokenRecord>, StoreError> {
         self.one(
-            "SELECT * FROM tokens WHERE id = ?1",
+            &format!("SELECT {TOKEN_COLS} FROM tokens WHERE id = ?1"),
             [id],
             token_row,
             token_typed,
@@ -733,7 +768,7 @@ impl Credentials for SqliteMetadata {
 
     fn tokens(&self, principal: &str) -> Result<Vec<TokenRecord>, StoreError> {
         self.all(
-            "SELECT * FROM tokens WHERE principal = ?1 ORDER BY created",
+            &format!("SELECT {TOKEN_COLS} FROM tokens WHERE principal = ?1 ORDER BY created"),
             [principal],
             token_row,
             token_typed,

@@ -10,6 +10,9 @@
     reason = "test code: a failure should panic; each test file uses part of the harness"
 )]
 
+pub mod idp;
+pub mod pki;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -31,6 +34,11 @@ pub struct Vault {
     pub extra_config: String,
     /// More keys for the `[location]` section.
     pub extra_location: String,
+    /// The `[quorum]` section once [`Vault::govern`] adopted one (empty in bootstrap
+    /// mode).
+    pub quorum: String,
+    /// The location ranges file's contents, written at each launch.
+    pub ranges: String,
 }
 
 impl Drop for Vault {
@@ -79,6 +87,8 @@ impl Vault {
             url: String::new(),
             extra_config: extra_config.to_owned(),
             extra_location: extra_location.to_owned(),
+            quorum: String::new(),
+            ranges: RANGES.to_owned(),
         };
         v.launch().expect("server should start");
         v
@@ -89,13 +99,14 @@ impl Vault {
     }
 
     pub fn write_config(&self) -> PathBuf {
-        std::fs::write(self.p("ranges.csv"), RANGES).unwrap();
+        std::fs::write(self.p("ranges.csv"), &self.ranges).unwrap();
         let cfg = format!(
-            "data_dir = {:?}\nlisten = \"127.0.0.1:0\"\n[location]\nranges_file = {:?}\n{}[audit]\ncheckpoint_interval_secs = 1\n{}",
+            "data_dir = {:?}\nlisten = \"127.0.0.1:0\"\n[location]\nranges_file = {:?}\n{}[audit]\ncheckpoint_interval_secs = 1\n{}{}",
             self.p("data"),
             self.p("ranges.csv"),
             self.extra_location,
-            self.extra_config
+            self.extra_config,
+            self.quorum
         );
         std::fs::write(self.p("config.toml"), cfg).unwrap();
         self.p("config.toml")
@@ -222,6 +233,13 @@ impl Vault {
         String::from_utf8(o.stderr).unwrap()
     }
 
+    /// Ends bootstrap mode: restarts with `quorum` (a `[quorum]` section) adopted.
+    pub fn govern(&mut self, quorum: &str) {
+        self.kill9();
+        self.quorum = quorum.to_owned();
+        self.launch().expect("the server should adopt the quorum");
+    }
+
     /// Adds a principal and writes its token to `<id>.tok`.
     pub fn person(&self, id: &str, status: &str, citizenships: &[&str]) {
         let mut args = vec!["principals", "add", id, "--status", status];
@@ -229,7 +247,36 @@ impl Vault {
             args.extend(["--citizenship", c]);
         }
         self.ok("admin.tok", US, &args);
-        let out = self.ok("admin.tok", US, &["tokens", "create", id, "--json"]);
+        self.first_token(id);
+    }
+
+    /// Gives `id` a first token in `<id>.tok` the way a deployment does: in bootstrap
+    /// mode the admin issues it; once a quorum governs, the admin proposes an
+    /// enrollment, approvers holding tokens approve, and the person mints their own
+    /// token with the one-time enrollment token the last approver receives.
+    pub fn first_token(&self, id: &str) {
+        if self.quorum.is_empty() {
+            let out = self.ok("admin.tok", US, &["tokens", "create", id, "--json"]);
+            let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+            write_private(&self.p(&format!("{id}.tok")), v["token"].as_str().unwrap());
+            return;
+        }
+        let p = self.json("admin.tok", &["principals", "enroll", id]);
+        let pid = p["id"].as_str().unwrap().to_owned();
+        let quorum: toml::Table = toml::from_str(&self.quorum).unwrap();
+        let approvers = quorum["quorum"]["approvers"].as_array().unwrap();
+        let enrollment = approvers
+            .iter()
+            .filter_map(|a| a.as_str())
+            .filter(|a| *a != "admin" && self.p(&format!("{a}.tok")).exists())
+            .find_map(|a| {
+                let r = self.json(&format!("{a}.tok"), &["quorum", "approve", &pid]);
+                r["enrollment_token"].as_str().map(str::to_owned)
+            })
+            .unwrap_or_else(|| panic!("no approver with a token completed enrollment {pid}"));
+        let file = format!("{id}.enrollment.tok");
+        write_private(&self.p(&file), &enrollment);
+        let out = self.ok(&file, US, &["tokens", "create", id, "--json"]);
         let v: serde_json::Value = serde_json::from_str(&out).unwrap();
         write_private(&self.p(&format!("{id}.tok")), v["token"].as_str().unwrap());
     }
@@ -249,9 +296,7 @@ impl Vault {
             args.extend(["--role", r]);
         }
         self.ok("admin.tok", US, &args);
-        let out = self.ok("admin.tok", US, &["tokens", "create", id, "--json"]);
-        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
-        write_private(&self.p(&format!("{id}.tok")), v["token"].as_str().unwrap());
+        self.first_token(id);
     }
 
     /// Runs a client command that answers with JSON.
@@ -347,6 +392,23 @@ impl Vault {
     pub fn admin_token(&self) -> String {
         std::fs::read_to_string(self.p("admin.tok")).unwrap()
     }
+
+    /// GETs `path` as the holder of `token_file` (from 127.0.0.1); the JSON answer of
+    /// a 200.
+    pub fn get_json(&self, token_file: &str, path: &str) -> serde_json::Value {
+        let token = std::fs::read_to_string(self.p(token_file)).unwrap();
+        let answer = self.raw(
+            format!(
+                "GET {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nConnection: close\r\n\r\n",
+                token.trim()
+            )
+            .as_bytes(),
+            false,
+        );
+        let (head, body) = answer.split_once("\r\n\r\n").unwrap();
+        assert!(head.starts_with("HTTP/1.1 200"), "{answer}");
+        serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"))
+    }
 }
 
 pub fn write_private(p: &Path, text: &str) {
@@ -364,17 +426,21 @@ pub fn write_private(p: &Path, text: &str) {
 /// Quorum config for the cast: alice and olive approve, one approval is enough.
 pub const QUORUM: &str = "[quorum]\napprovers = [\"alice\", \"olive\"]\nrequired = 1\n";
 
-/// A vault with a bucket and the usual cast.
+/// A vault with a bucket and the usual cast, governed by [`QUORUM`].
 pub fn cast() -> Vault {
-    cast_with(QUORUM)
+    cast_of(QUORUM, "", |_| {})
 }
 
-pub fn cast_with(extra_config: &str) -> Vault {
-    let v = Vault::start_with(extra_config);
+/// The usual cast and whoever `more` adds, registered in bootstrap mode; then the
+/// vault restarts with `quorum` (a `[quorum]` section) adopted and `extra_config`.
+pub fn cast_of(quorum: &str, extra_config: &str, more: impl FnOnce(&Vault)) -> Vault {
+    let mut v = Vault::start_with(extra_config);
     v.ok("admin.tok", US, &["buckets", "create", "designs"]);
     v.person("alice", "us_citizen", &["US"]);
     v.person("bob", "foreign_person", &["CN"]);
     v.person("gwen", "foreign_person", &["GB"]);
+    more(&v);
+    v.govern(quorum);
     std::fs::write(
         v.p("blade.step"),
         b"ISO-10303-21; turbine blade cooling passages, rev C\n".repeat(3000),

@@ -7,7 +7,7 @@ use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use itarvault_store::ObjectRecord;
+use itarvault_store::{ObjectRecord, TokenPurpose};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -16,7 +16,9 @@ use crate::error::Error;
 use crate::vault::gate::{
     BucketList, LockboxTarget, Nothing, ObjectDelete, ObjectRead, ObjectWrite,
 };
-use crate::vault::{Authorized, ListQuery, NewBucket, NewPrincipal, NewRequest, Release, Vault};
+use crate::vault::{
+    Authorized, Credential, ListQuery, NewBucket, NewPrincipal, NewRequest, Release, Vault,
+};
 
 type Answer = Result<Response, Error>;
 
@@ -61,6 +63,16 @@ pub async fn whoami(State(vault): State<Arc<Vault>>, auth: Authorized<Nothing>) 
     v["address"] = json!(located.addr.to_string());
     v["source_country"] = json!(located.country.map(|c| c.to_string()));
     v["location_source"] = json!(located.source);
+    v["credential"] = json!(match &auth.caller().credential {
+        Credential::Token {
+            purpose: TokenPurpose::Enrollment,
+            ..
+        } => "enrollment token",
+        Credential::Token { .. } => "token",
+        Credential::Oidc { .. } => "oidc",
+        Credential::Certificate { .. } => "certificate",
+    });
+    v["bootstrap"] = json!(vault.controlled().bootstrap());
     Ok(json(v))
 }
 
@@ -358,7 +370,53 @@ pub async fn approve_proposal(
     State(vault): State<Arc<Vault>>,
     auth: Authorized<LockboxTarget>,
 ) -> Answer {
-    Ok(json(vault.approve_proposal(&auth).await?))
+    let (p, minted) = vault.approve_proposal(&auth).await?;
+    let mut v = serde_json::to_value(&p).map_err(|e| Error::bug(e.to_string()))?;
+    if let Some(m) = minted {
+        v["enrollment_token"] = json!(m.text.as_str());
+    }
+    Ok(json(v))
+}
+
+/// The outside credentials that authenticate as a principal: now (removal, bootstrap
+/// mode) or through the quorum.
+pub async fn bind_principal(
+    State(vault): State<Arc<Vault>>,
+    auth: Authorized<Nothing>,
+    Path(id): Path<String>,
+    Query(q): Query<Justified>,
+    Json(bindings): Json<itarvault_store::Bindings>,
+) -> Answer {
+    Ok(
+        match vault
+            .bind_principal(&auth, &id, bindings, q.justification)
+            .await?
+        {
+            crate::vault::registry::Registered::Now(v) => json(v),
+            crate::vault::registry::Registered::Proposed(p) => {
+                (StatusCode::ACCEPTED, axum::Json(p)).into_response()
+            }
+        },
+    )
+}
+
+/// A first credential for someone: now (bootstrap mode) or through the quorum.
+pub async fn enroll(
+    State(vault): State<Arc<Vault>>,
+    auth: Authorized<Nothing>,
+    Path(id): Path<String>,
+    Query(q): Query<Justified>,
+) -> Answer {
+    Ok(match vault.enroll(&auth, &id, q.justification).await? {
+        crate::vault::registry::Enrolled::Now(m) => {
+            let mut v = serde_json::to_value(&m.record).map_err(|e| Error::bug(e.to_string()))?;
+            v["enrollment_token"] = json!(m.text.as_str());
+            created(v)
+        }
+        crate::vault::registry::Enrolled::Proposed(p) => {
+            (StatusCode::ACCEPTED, axum::Json(p)).into_response()
+        }
+    })
 }
 
 pub async fn deny_proposal(

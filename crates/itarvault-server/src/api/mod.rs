@@ -26,7 +26,7 @@ use futures_util::StreamExt;
 use serde::de::DeserializeOwned;
 
 use crate::error::Error;
-use crate::vault::gate::{LockboxRole, ObjectAction, Permission, Route};
+use crate::vault::gate::{LockboxRole, ObjectAction, Permission, Route, MINT_KIND, WHOAMI_KIND};
 use crate::vault::{new_request_id, Authorized, Granted, Intent, Presented, Vault};
 use itarvault_store::{LockboxKind, Role};
 
@@ -36,11 +36,11 @@ pub const LABEL_HEADER: &str = "x-itarvault-label";
 pub const VERSION_HEADER: &str = "x-itarvault-version";
 
 /// The connection a request came on (set per connection): the peer address and, when
-/// the client presented a certificate that verified, the principal it names.
+/// the client presented a certificate that verified, what it says.
 #[derive(Debug, Clone)]
 pub struct Peer {
     pub addr: SocketAddr,
-    pub cert_principal: Option<String>,
+    pub cert: Option<crate::tls::PeerCert>,
 }
 
 /// Largest JSON body the admin and decision endpoints accept.
@@ -99,7 +99,7 @@ pub fn table() -> Vec<(Route, MethodRouter<Arc<Vault>>)> {
             Roles(OPERATIONS),
             h::metrics,
         ),
-        entry(M::GET, "/v1/whoami", "whoami", Authenticated, h::whoami),
+        entry(M::GET, "/v1/whoami", WHOAMI_KIND, Authenticated, h::whoami),
         entry(
             M::POST,
             "/v1/decide",
@@ -173,9 +173,23 @@ pub fn table() -> Vec<(Route, MethodRouter<Arc<Vault>>)> {
         entry(
             M::POST,
             "/v1/principals/{id}/tokens",
-            "admin.token.create",
+            MINT_KIND,
             SelfOr(ADMIN),
             h::create_token,
+        ),
+        entry(
+            M::POST,
+            "/v1/principals/{id}/enrollment",
+            "admin.enrollment",
+            Roles(ADMIN),
+            h::enroll,
+        ),
+        entry(
+            M::PUT,
+            "/v1/principals/{id}/bindings",
+            "admin.principal.bind",
+            Roles(ADMIN),
+            h::bind_principal,
         ),
         entry(
             M::DELETE,
@@ -360,7 +374,7 @@ async fn enforce(
     let located = vault.locate(addr, &parts.headers);
     let presented = Presented {
         authorization: parts.headers.get(header::AUTHORIZATION).cloned(),
-        cert_principal: peer.and_then(|p| p.cert_principal),
+        cert: peer.and_then(|p| p.cert),
     };
     let caller = match vault
         .authenticate(&presented, located, new_request_id())

@@ -18,13 +18,19 @@ use itarvault_lockbox::{has_standing_access, AccessRequest, ContentAction, Lockb
 use itarvault_policy::model::Action as ExportAction;
 use itarvault_policy::Decision;
 use itarvault_store::{
-    BucketRecord, LockboxKind, LockboxRecord, ObjectRecord, Role, Version, VersionId,
+    BucketRecord, LockboxKind, LockboxRecord, ObjectRecord, Role, TokenPurpose, Version, VersionId,
 };
 use time::OffsetDateTime;
 
 use super::lockbox::{lockbox_error, Ballots};
-use super::{audit_reasons, Backend, Caller, Vault};
+use super::{audit_reasons, Backend, Caller, Credential, Vault};
 use crate::error::Error;
+
+/// The audit kind of the route where principals mint their own tokens: the one route
+/// (with [`WHOAMI_KIND`]) an enrollment token opens.
+pub const MINT_KIND: &str = "admin.token.create";
+/// The audit kind of `whoami`.
+pub const WHOAMI_KIND: &str = "whoami";
 
 /// What a route may be used by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -325,6 +331,23 @@ impl Vault {
         intent: &Intent,
         event: &mut Event,
     ) -> Result<Target, Error> {
+        if let Credential::Token {
+            purpose: TokenPurpose::Enrollment,
+            ..
+        } = &caller.credential
+        {
+            let own_token = route.kind == MINT_KIND && intent.param("id")? == caller.id();
+            if !own_token && route.kind != WHOAMI_KIND {
+                return Err(Error::forbidden(
+                    "enrollment-token",
+                    "an enrollment token serves only to mint your own access token",
+                )
+                .hint(format!(
+                    "run `itarvault tokens create {}` with it, then use the token that prints",
+                    caller.id()
+                )));
+            }
+        }
         match route.permission {
             Permission::Public | Permission::Authenticated => Ok(Target::Nothing),
             Permission::Roles(roles) => {

@@ -3,7 +3,7 @@
 //! and audited before the 401.
 
 use axum::http::HeaderValue;
-use itarvault_store::PrincipalRecord;
+use itarvault_store::{CertificateBinding, OidcBinding, PrincipalRecord, TokenPurpose};
 use time::OffsetDateTime;
 
 use super::{bump, located_event, Caller, Vault};
@@ -17,8 +17,16 @@ use crate::token;
 pub struct Presented {
     /// The `Authorization` header, if any.
     pub authorization: Option<HeaderValue>,
-    /// The principal a verified client certificate names, if any.
-    pub cert_principal: Option<String>,
+    /// A client certificate the handshake verified, if any.
+    pub cert: Option<crate::tls::PeerCert>,
+}
+
+/// How a caller authenticated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credential {
+    Token { id: String, purpose: TokenPurpose },
+    Oidc { issuer: String },
+    Certificate { sha256: String },
 }
 
 /// Why a credential was not accepted. The text goes to the caller and the audit
@@ -45,6 +53,16 @@ pub enum CredentialError {
     Unregistered { by: String, id: String },
     #[error("principal `{0}` is disabled")]
     Disabled(String),
+    #[error("issuer `{issuer}` subject `{subject}` is not bound to principal `{id}`: an OIDC token authenticates only the principal registered with that issuer and subject")]
+    OidcNotBound {
+        issuer: String,
+        subject: String,
+        id: String,
+    },
+    #[error("the client certificate (SHA-256 {sha256}) is not bound to principal `{id}`: a certificate authenticates only the principal registered with its fingerprint or e-mail name")]
+    CertificateNotBound { sha256: String, id: String },
+    #[error("the client certificate names no principal in the configured field (`tls.client_cert_principal`)")]
+    CertificateUnnamed,
     #[error("principal lookup failed: {0}")]
     Store(#[from] itarvault_store::StoreError),
 }
@@ -59,10 +77,11 @@ impl Vault {
     ) -> Result<Caller, Error> {
         bump(&self.metrics.requests, 1);
         match self.identify(presented) {
-            Ok(principal) => Ok(Caller {
+            Ok((principal, credential)) => Ok(Caller {
                 principal,
                 located,
                 request_id,
+                credential,
             }),
             Err(why) => {
                 bump(&self.metrics.auth_failures, 1);
@@ -85,14 +104,34 @@ impl Vault {
     }
 
     /// The principal a request authenticates as: a bearer credential (API token or
-    /// OIDC JWT) if one is sent, else a verified client certificate.
-    fn identify(&self, presented: &Presented) -> Result<PrincipalRecord, CredentialError> {
+    /// OIDC JWT) if one is sent, else a verified client certificate. An outside
+    /// credential (OIDC, certificate) authenticates only the principal bound to it.
+    fn identify(
+        &self,
+        presented: &Presented,
+    ) -> Result<(PrincipalRecord, Credential), CredentialError> {
         let Some(raw) = &presented.authorization else {
-            let id = presented
-                .cert_principal
-                .clone()
-                .ok_or(CredentialError::Missing)?;
-            return self.registered(&id, "the client certificate");
+            let cert = presented.cert.as_ref().ok_or(CredentialError::Missing)?;
+            let id = cert
+                .name
+                .as_deref()
+                .ok_or(CredentialError::CertificateUnnamed)?;
+            let p = self.registered(id, "the client certificate")?;
+            let bound = match &p.bindings.certificate {
+                Some(CertificateBinding::Sha256(h)) => h.eq_ignore_ascii_case(&cert.sha256),
+                Some(CertificateBinding::San(e)) => {
+                    cert.emails.iter().any(|x| x.eq_ignore_ascii_case(e))
+                }
+                None => false,
+            };
+            if !bound {
+                return Err(CredentialError::CertificateNotBound {
+                    sha256: cert.sha256.clone(),
+                    id: p.id,
+                });
+            }
+            let sha256 = cert.sha256.clone();
+            return Ok((p, Credential::Certificate { sha256 }));
         };
         let raw = raw.to_str().map_err(|_| CredentialError::NotAscii)?;
         let bearer = raw
@@ -103,11 +142,27 @@ impl Vault {
             let verified = crate::oidc::verify(&self.issuers, bearer, OffsetDateTime::now_utc())?;
             let source = format!("issuer `{}`", verified.issuer);
             let mut p = self.registered(&verified.principal, &source)?;
+            let binding = OidcBinding {
+                issuer: verified.issuer.clone(),
+                subject: verified.subject.clone(),
+            };
+            if p.bindings.oidc.as_ref() != Some(&binding) {
+                return Err(CredentialError::OidcNotBound {
+                    issuer: binding.issuer,
+                    subject: binding.subject,
+                    id: p.id,
+                });
+            }
             // Only an issuer trusted for person facts may state them (config).
             if let Some(facts) = verified.facts {
                 p.facts = facts;
             }
-            return Ok(p);
+            return Ok((
+                p,
+                Credential::Oidc {
+                    issuer: verified.issuer,
+                },
+            ));
         }
         let (id, secret) = token::parse(bearer).ok_or(CredentialError::MalformedToken)?;
         // Same answer for unknown and wrong: no oracle for token ids.
@@ -124,7 +179,14 @@ impl Vault {
         if !rec.is_live(OffsetDateTime::now_utc()) {
             return Err(CredentialError::ExpiredToken(rec.id));
         }
-        self.registered(&rec.principal, &format!("token `{}`", rec.id))
+        let p = self.registered(&rec.principal, &format!("token `{}`", rec.id))?;
+        Ok((
+            p,
+            Credential::Token {
+                id: rec.id,
+                purpose: rec.purpose,
+            },
+        ))
     }
 
     /// An enabled principal of the registry that `source` named.

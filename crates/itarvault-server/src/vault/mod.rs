@@ -35,7 +35,7 @@ use itarvault_store::{
 use time::OffsetDateTime;
 
 pub use gate::{Authorized, Granted, Intent, ObjectAction, Permission, Route};
-pub use identity::Presented;
+pub use identity::{Credential, Presented};
 pub use lockbox::NewRequest;
 pub use objects::{ListQuery, Release};
 pub use quorum::Operation;
@@ -72,12 +72,14 @@ pub fn bump(c: &AtomicU64, n: u64) {
     c.fetch_add(n, Ordering::Relaxed);
 }
 
-/// Who is asking, from where, for the audit record of everything the request does.
+/// Who is asking, from where, with what, for the audit record of everything the
+/// request does.
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub principal: PrincipalRecord,
     pub located: Located,
     pub request_id: String,
+    pub credential: Credential,
 }
 
 impl Caller {

@@ -9,7 +9,6 @@ use bytes::Bytes;
 use futures_util::{Stream, StreamExt};
 use itarvault_audit::{Event, Reason as AuditReason};
 use itarvault_keys::KeyRef;
-use itarvault_scan::Conflict;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use itarvault_format::ObjectIdentity;
@@ -107,20 +106,12 @@ fn pipeline_error(e: PipelineError) -> Error {
         PipelineError::Body(_) => Error::invalid("incomplete-body", e.to_string()).hint(
             "the connection closed before the whole body arrived; nothing was stored, retry the upload",
         ),
-        PipelineError::Content(c) => {
-            let hint = match c {
-                Conflict::Classified { .. } => "do not retry: report the spill to your facility security officer (32 CFR 117.8)".to_string(),
-                Conflict::Mislabelled { suggested, .. } => format!(
-                    "if the marking is right, upload with the label `{suggested}` (a person picks the category where it says only ITAR); if the marking is stale, correct the document first"
-                ),
-            };
-            Error::Unprocessable(Detail {
-                error: c.code(),
-                message: c.to_string(),
-                hint: Some(hint),
-                ..Detail::default()
-            })
-        }
+        PipelineError::Content(refusal) => Error::Unprocessable(Detail {
+            error: refusal.code(),
+            message: refusal.to_string(),
+            hint: Some(refusal.hint()),
+            ..Detail::default()
+        }),
         PipelineError::Seal(_) | PipelineError::Open(_) => {
             Error::unavailable("crypto-failed", format!("the envelope operation failed: {e}"))
         }
@@ -341,7 +332,11 @@ impl Vault {
             let store = backend.store.clone();
             let key_ref = KeyRef::local(&bucket.key_id);
             let max = self.config.limits.max_object_bytes;
-            let reject_mismatch = self.config.scan.on_mismatch == OnMismatch::Reject;
+            let on_mismatch = match self.config.scan.on_mismatch {
+                OnMismatch::Reject => itarvault_scan::OnMismatch::Refuse,
+                OnMismatch::Flag => itarvault_scan::OnMismatch::Flag,
+            };
+            let budget = self.config.scan.budget();
             let identity = ObjectIdentity {
                 bucket: bucket.name.clone(),
                 key: key.clone(),
@@ -350,7 +345,8 @@ impl Vault {
             tokio::task::spawn_blocking(move || {
                 let check = pipeline::ContentCheck {
                     scanner: &scanner,
-                    reject_mismatch,
+                    budget,
+                    on_mismatch,
                 };
                 pipeline::seal_to_blob(
                     &keyring,
@@ -411,7 +407,7 @@ impl Vault {
         let found = &sealed.content.findings;
         let rules: Vec<String> = found.iter().map(|f| f.rule.clone()).collect();
         event.reasons = scan_reasons(&rules, &self.scanner);
-        let content = match &sealed.content.conflict {
+        let mut content = match &sealed.content.conflict {
             Some(c) => format!("content check FLAGGED: {c}"),
             None if found.is_empty() => "content check: no markings".into(),
             None => format!(
@@ -419,6 +415,9 @@ impl Vault {
                 found.len()
             ),
         };
+        if let Some(note) = &sealed.content.note {
+            content.push_str(&format!("; {note}"));
+        }
         event.detail = Some(format!(
             "version {}: {} bytes, envelope {} bytes; {content}",
             record.version, sealed.size, sealed.envelope_size

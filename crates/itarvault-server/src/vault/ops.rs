@@ -183,6 +183,7 @@ impl Vault {
             quorum: Quorum {
                 required: cfg.quorum.required,
                 approvers: cfg.quorum.approvers.len(),
+                bootstrap: self.controlled().bootstrap(),
             },
             admins,
             audit: AuditInfo {

@@ -38,6 +38,19 @@ pub enum Operation {
     /// Registers a principal: always for one holding the `admin` role, for everyone
     /// when the organisation says so (`quorum.principals`).
     PrincipalAdd { principal: NewPrincipal },
+    /// Issues a one-time enrollment token for a principal's first credential, handed
+    /// to the approver whose approval completes the quorum.
+    EnrollmentIssue { principal: String },
+    /// Binds a principal to an OIDC identity or a client certificate (a new way to
+    /// authenticate as them).
+    PrincipalBind {
+        principal: String,
+        bindings: itarvault_store::Bindings,
+    },
+    /// Approves new guarded settings (the quorum itself, location sources, trusted
+    /// proxies, OIDC issuers, the client CA, lockbox limits, the content check's
+    /// mismatch mode): install the config that produced them and restart.
+    SettingsSet { guarded: super::settings::Guarded },
 }
 
 fn json(v: &impl Serialize) -> String {
@@ -71,6 +84,20 @@ impl QuorumOperation for Operation {
             Self::PrincipalAdd { principal } => {
                 format!("register principal {}", json(principal))
             }
+            Self::EnrollmentIssue { principal } => format!(
+                "issue a one-time enrollment token for `{principal}` (valid {} days), handed to the approver whose approval completes this proposal, who gives it to `{principal}` in person",
+                super::registry::ENROLLMENT_DAYS
+            ),
+            Self::PrincipalBind {
+                principal,
+                bindings,
+            } => format!(
+                "let the credentials {} authenticate as `{principal}`",
+                json(bindings)
+            ),
+            Self::SettingsSet { guarded } => {
+                format!("adopt these guarded settings: {}", json(guarded))
+            }
         }
     }
 
@@ -83,6 +110,9 @@ impl QuorumOperation for Operation {
             Self::AuthorizationAdd { .. } => "authorization_add",
             Self::PoliciesSet { .. } => "policies_set",
             Self::PrincipalAdd { .. } => "principal_add",
+            Self::EnrollmentIssue { .. } => "enrollment_issue",
+            Self::PrincipalBind { .. } => "principal_bind",
+            Self::SettingsSet { .. } => "settings_set",
         }
     }
 }
@@ -127,17 +157,17 @@ impl Vault {
                 format!("the operation cannot run: {}", e.message()),
             )
         })?;
-        let q = &self.config.quorum;
-        if q.approvers.is_empty() {
+        let controlled = self.controlled();
+        let Some(q) = controlled.guarded()?.quorum.clone() else {
             return Err(Error::config(
                 "no-quorum",
                 format!(
-                    "`{}` needs a quorum of approvers and none is configured",
+                    "`{}` needs a quorum of approvers and none is configured (bootstrap mode)",
                     op.name()
                 ),
             )
-            .hint("set [quorum] approvers and required in the config (docs/config.md#quorum)"));
-        }
+            .hint("set [quorum] approvers and required in the config and restart: that ends bootstrap mode for good (docs/config.md#quorum)"));
+        };
         let p = Proposal::propose(
             id,
             auth.caller().id(),
@@ -178,11 +208,12 @@ impl Vault {
         self.shown(auth)
     }
 
-    /// An approval; the one that completes the quorum runs the operation.
+    /// An approval; the one that completes the quorum runs the operation (and, for an
+    /// enrollment, receives the one-time token).
     pub async fn approve_proposal(
         &self,
         auth: &Authorized<LockboxTarget>,
-    ) -> Result<Proposal<Operation>, Error> {
+    ) -> Result<(Proposal<Operation>, Option<super::registry::Minted>), Error> {
         let me = auth.caller().id().to_owned();
         let p = self
             .act::<Proposal<Operation>>(auth, |p| {
@@ -200,7 +231,7 @@ impl Vault {
         if p.state == State::Approved {
             return self.execute(&p.id, Some(auth)).await;
         }
-        Ok(p)
+        Ok((p, None))
     }
 
     pub async fn deny_proposal(
@@ -226,6 +257,8 @@ impl Vault {
         {
             let p: Proposal<Operation> = super::lockbox::decode(&rec)?;
             if p.state == State::Approved {
+                // An enrollment run now would have nobody to hand its token to: it
+                // fails, and can be proposed again.
                 self.execute(&p.id, None).await?;
             }
         }
@@ -237,14 +270,38 @@ impl Vault {
         &self,
         id: &str,
         by: Option<&Authorized<LockboxTarget>>,
-    ) -> Result<Proposal<Operation>, Error> {
+    ) -> Result<(Proposal<Operation>, Option<super::registry::Minted>), Error> {
         let (p, ()) = self.update::<Proposal<Operation>, _>(id, |_| Ok(()))?;
         if p.state != State::Approved {
-            return Ok(p);
+            return Ok((p, None));
         }
-        let outcome = match self.run(&p.operation, true) {
-            Ok(done) => Outcome::Executed(done),
-            Err(e) => Outcome::Failed(e.message().to_owned()),
+        let mut minted = None;
+        let outcome = match &p.operation {
+            Operation::EnrollmentIssue { principal } => match by {
+                None => Outcome::Failed(
+                    "the server restarted between the last approval and the issue: nobody to hand the token to; propose it again".into(),
+                ),
+                Some(a) => match self.mint(
+                    principal,
+                    super::registry::ENROLLMENT_DAYS,
+                    itarvault_store::TokenPurpose::Enrollment,
+                ) {
+                    Ok(m) => {
+                        let done = format!(
+                            "enrollment token `{}` for `{principal}` handed to `{}`",
+                            m.record.id,
+                            a.caller().id()
+                        );
+                        minted = Some(m);
+                        Outcome::Executed(done)
+                    }
+                    Err(e) => Outcome::Failed(e.message().to_owned()),
+                },
+            },
+            op => match self.run(op, true) {
+                Ok(done) => Outcome::Executed(done),
+                Err(e) => Outcome::Failed(e.message().to_owned()),
+            },
         };
         let ok = matches!(outcome, Outcome::Executed(_));
         let (p, ()) = self.update::<Proposal<Operation>, _>(id, |p| {
@@ -265,12 +322,12 @@ impl Vault {
         ));
         self.record(vec![event]).await?;
         self.notify("quorum.execute", &p);
-        Ok(p)
+        Ok((p, minted))
     }
 
     /// Validates (`apply == false`) or performs an operation. The same code does both,
     /// so a proposal that was valid when proposed fails only if the world changed since.
-    fn run(&self, op: &Operation, apply: bool) -> Result<String, Error> {
+    pub(super) fn run(&self, op: &Operation, apply: bool) -> Result<String, Error> {
         let keys = |e: itarvault_keys::KeyError| Error::invalid("key", e.to_string());
         match op {
             Operation::KeyDisable { key } => {
@@ -354,6 +411,48 @@ impl Vault {
                     "principal `{}` registered (roles {:?})",
                     rec.id, rec.roles
                 ))
+            }
+            Operation::EnrollmentIssue { principal } => {
+                self.existing(principal)?;
+                Ok(format!(
+                    "an enrollment token for `{principal}` can be issued"
+                ))
+            }
+            Operation::PrincipalBind {
+                principal,
+                bindings,
+            } => {
+                self.existing(principal)?;
+                super::registry::check_bindings(bindings)?;
+                if apply {
+                    self.credentials.set_bindings(principal, bindings)?;
+                    self.note_change();
+                }
+                Ok(format!("`{principal}` is bound to {}", json(bindings)))
+            }
+            Operation::SettingsSet { guarded } => {
+                let Some(q) = &guarded.quorum else {
+                    return Err(Error::invalid(
+                        "no-quorum",
+                        "the new settings have no quorum: once a quorum governs, bootstrap mode cannot return",
+                    ));
+                };
+                let distinct: std::collections::BTreeSet<_> = q.approvers.iter().collect();
+                if distinct.len() != q.approvers.len()
+                    || q.required == 0
+                    || q.required as usize >= q.approvers.len()
+                    || q.window_hours == 0
+                {
+                    return Err(Error::invalid(
+                        "bad-quorum",
+                        "the quorum needs distinct approvers, 1 <= required < approvers, and a window of at least an hour",
+                    ));
+                }
+                if apply {
+                    let g = guarded.clone();
+                    self.change_controlled(|c| c.guarded = Some(g))?;
+                }
+                Ok("settings approved; install the config that produced them and restart".into())
             }
         }
     }

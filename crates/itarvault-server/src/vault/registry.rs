@@ -6,8 +6,8 @@ use itarvault_lockbox::Proposal;
 use itarvault_policy::data::Country;
 use itarvault_policy::{Authorization, PersonStatus};
 use itarvault_store::{
-    AuthorizationRecord, BucketRecord, PersonFacts, PrincipalRecord, Role, TokenRecord,
-    DEFAULT_VERSIONS_KEPT,
+    AuthorizationRecord, Bindings, BucketRecord, CertificateBinding, OidcBinding, PersonFacts,
+    PrincipalRecord, Role, TokenPurpose, TokenRecord, DEFAULT_VERSIONS_KEPT,
 };
 use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
@@ -43,6 +43,12 @@ pub struct NewPrincipal {
     pub permanent_residence: Option<Country>,
     #[serde(default)]
     pub roles: Vec<Role>,
+    /// The OIDC issuer and subject whose tokens are this principal's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oidc: Option<OidcBinding>,
+    /// The client certificate that is this principal's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<CertificateBinding>,
 }
 
 impl NewPrincipal {
@@ -63,6 +69,10 @@ impl NewPrincipal {
                 permanent_residence: self.permanent_residence,
             },
             roles,
+            bindings: Bindings {
+                oidc: self.oidc.clone(),
+                certificate: self.certificate.clone(),
+            },
             disabled: false,
             created: OffsetDateTime::now_utc(),
         })
@@ -80,7 +90,7 @@ pub struct PrincipalView {
 /// What registering a principal did: registered, or sent to the quorum.
 #[derive(Debug)]
 pub enum Registered {
-    Now(PrincipalView),
+    Now(Box<PrincipalView>),
     Proposed(Box<Proposal<Operation>>),
 }
 
@@ -107,6 +117,16 @@ fn valid_bucket(s: &str) -> bool {
 
 /// Most old versions a bucket may keep per object.
 const MAX_VERSIONS_KEPT: u32 = 1000;
+
+/// How long an enrollment token lives, in days.
+pub const ENROLLMENT_DAYS: u32 = 7;
+
+/// What an enrollment did: a token now (bootstrap mode), or a proposal.
+#[derive(Debug)]
+pub enum Enrolled {
+    Now(Minted),
+    Proposed(Box<Proposal<Operation>>),
+}
 
 /// A freshly minted token: its record and the text, shown once.
 #[derive(Debug)]
@@ -148,7 +168,15 @@ impl Vault {
             Ok(r) => r,
             Err(e) => return Err(self.fail(auth.event("error"), e).await),
         };
-        if record.has_role(Role::Admin) || self.config.quorum.principals {
+        if let Err(e) = check_bindings(&record.bindings) {
+            return Err(self.fail(auth.event("error"), e).await);
+        }
+        let guarded = self.controlled().guarded()?.clone();
+        // A binding is a way to authenticate as the new principal: once a quorum
+        // governs, one admin does not create a principal bound to their own OIDC
+        // identity or certificate.
+        let bound = !record.bindings.is_empty() && !guarded.bootstrap();
+        if record.has_role(Role::Admin) || guarded.quorum_principals || bound {
             let why = justification
                 .filter(|j| !j.trim().is_empty())
                 .unwrap_or_else(|| format!("register principal `{}`", record.id));
@@ -168,7 +196,9 @@ impl Vault {
                     format!("principal `{}` with {:?}", record.id, record.facts),
                 )
             });
-        Ok(Registered::Now(self.finish(auth.event("ok"), res).await?))
+        Ok(Registered::Now(Box::new(
+            self.finish(auth.event("ok"), res).await?,
+        )))
     }
 
     pub fn list_principals(
@@ -262,23 +292,38 @@ impl Vault {
         Ok(self.credentials.tokens(principal)?)
     }
 
-    /// Mints a token for `principal`. Anyone may mint their own. An admin may mint one
-    /// for someone else only while they hold no live token (onboarding): otherwise a
-    /// token minted for a cleared person would let the admin read as them.
+    /// Mints an access token for `principal`. A principal mints their own, with their
+    /// own credential (an enrollment token is used up by it). Nobody mints one for
+    /// someone else, except the admin of a vault in bootstrap mode for a principal who
+    /// holds no live token yet; once a quorum governs, a first credential for someone
+    /// else is an enrollment the quorum approves ([`Self::enroll`]).
     pub async fn create_token(
         &self,
         auth: &Authorized<Nothing>,
         principal: &str,
         days: u32,
     ) -> Result<Minted, Error> {
-        let res = self.mint(auth, principal, days).map(|m| {
+        let res = self.mint_for(auth, principal, days).map(|m| {
             let detail = format!("token `{}` for `{principal}`, {days} days", m.record.id);
             (m, detail)
         });
-        self.finish(auth.event("ok"), res).await
+        let minted = self.finish(auth.event("ok"), res).await?;
+        // An enrollment token serves once.
+        if let super::Credential::Token {
+            id,
+            purpose: TokenPurpose::Enrollment,
+        } = &auth.caller().credential
+        {
+            self.credentials.revoke_token(id)?;
+            let mut event = auth.event("ok");
+            event.kind = "admin.token.revoke".into();
+            event.detail = Some(format!("enrollment token `{id}` used up"));
+            self.record(vec![event]).await?;
+        }
+        Ok(minted)
     }
 
-    fn mint(
+    fn mint_for(
         &self,
         auth: &Authorized<Nothing>,
         principal: &str,
@@ -287,10 +332,19 @@ impl Vault {
         let now = OffsetDateTime::now_utc();
         self.existing(principal)?;
         if auth.caller().id() != principal {
+            if !self.controlled().bootstrap() {
+                return Err(Error::forbidden(
+                    "self-service-only",
+                    format!("only `{principal}` mints tokens for `{principal}`: no administrator obtains a credential that authenticates as someone else"),
+                )
+                .hint(format!(
+                    "for a first credential, propose an enrollment: `itarvault principals enroll {principal}`; a quorum approver hands the one-time enrollment token to the person"
+                )));
+            }
             if !auth.caller().has_role(Role::Admin) {
                 return Err(Error::forbidden(
                     "role-required",
-                    "only the principal themselves or an admin may mint a token for them",
+                    "only the principal themselves or, in bootstrap mode, an admin may mint a token for them",
                 ));
             }
             if let Some(t) = self
@@ -311,6 +365,17 @@ impl Vault {
                 )));
             }
         }
+        self.mint(principal, days, TokenPurpose::Access)
+    }
+
+    /// Mints and stores a token.
+    pub(super) fn mint(
+        &self,
+        principal: &str,
+        days: u32,
+        purpose: TokenPurpose,
+    ) -> Result<Minted, Error> {
+        let now = OffsetDateTime::now_utc();
         let max = self.config.limits.max_token_days;
         if days == 0 || days > max {
             return Err(Error::invalid(
@@ -323,6 +388,7 @@ impl Vault {
         let record = TokenRecord {
             id: t.id.clone(),
             principal: principal.to_owned(),
+            purpose,
             secret_hash: t.secret_hash,
             created: now,
             expires: Some(now + Duration::days(i64::from(days))),
@@ -333,6 +399,82 @@ impl Vault {
             record,
             text: t.text,
         })
+    }
+
+    /// A first credential for `principal`: a one-time enrollment token with which the
+    /// person mints their own access token. In bootstrap mode the admin receives it; once
+    /// a quorum governs, it is a proposal, and the approver whose approval completes
+    /// the quorum receives it (never the proposer).
+    pub async fn enroll(
+        &self,
+        auth: &Authorized<Nothing>,
+        principal: &str,
+        justification: Option<String>,
+    ) -> Result<Enrolled, Error> {
+        if let Err(e) = self.existing(principal) {
+            return Err(self.fail(auth.event("error"), e).await);
+        }
+        if self.controlled().bootstrap() {
+            let res = self
+                .mint(principal, ENROLLMENT_DAYS, TokenPurpose::Enrollment)
+                .map(|m| {
+                    let detail = format!("bootstrap mode: enrollment token `{}` for `{principal}` handed to the admin", m.record.id);
+                    (m, detail)
+                });
+            return Ok(Enrolled::Now(self.finish(auth.event("ok"), res).await?));
+        }
+        let why = justification
+            .filter(|j| !j.trim().is_empty())
+            .unwrap_or_else(|| format!("first credential for `{principal}`"));
+        let p = self
+            .propose(
+                auth,
+                Operation::EnrollmentIssue {
+                    principal: principal.to_owned(),
+                },
+                &why,
+            )
+            .await?;
+        Ok(Enrolled::Proposed(Box::new(p)))
+    }
+
+    /// Sets the outside credentials (OIDC identity, client certificate) that
+    /// authenticate as `principal`. Removing a binding narrows access and one admin
+    /// does it; adding or changing one is a new way in, so once a quorum governs it is
+    /// a proposal.
+    pub async fn bind_principal(
+        &self,
+        auth: &Authorized<Nothing>,
+        principal: &str,
+        bindings: Bindings,
+        justification: Option<String>,
+    ) -> Result<Registered, Error> {
+        let old = match self
+            .existing(principal)
+            .and_then(|p| check_bindings(&bindings).map(|()| p))
+        {
+            Ok(p) => p.bindings,
+            Err(e) => return Err(self.fail(auth.event("error"), e).await),
+        };
+        let narrows = (bindings.oidc.is_none() || bindings.oidc == old.oidc)
+            && (bindings.certificate.is_none() || bindings.certificate == old.certificate);
+        let op = Operation::PrincipalBind {
+            principal: principal.to_owned(),
+            bindings,
+        };
+        if !narrows && !self.controlled().bootstrap() {
+            let why = justification
+                .filter(|j| !j.trim().is_empty())
+                .unwrap_or_else(|| format!("bind `{principal}` to new credentials"));
+            let p = self.propose(auth, op, &why).await?;
+            return Ok(Registered::Proposed(Box::new(p)));
+        }
+        let res = self
+            .run(&op, true)
+            .and_then(|detail| Ok((self.view(self.existing(principal)?)?, detail)));
+        Ok(Registered::Now(Box::new(
+            self.finish(auth.event("ok"), res).await?,
+        )))
     }
 
     /// Revoking narrows access: the token's holder or an admin.
@@ -417,5 +559,36 @@ impl Vault {
             rec.versions_kept
         );
         Ok((rec, detail))
+    }
+}
+
+/// Refuses a binding that could not match or that is ambiguous.
+pub(super) fn check_bindings(b: &Bindings) -> Result<(), Error> {
+    let bad = |what: String| Error::invalid("bad-binding", what);
+    if let Some(o) = &b.oidc {
+        if !o.issuer.starts_with("https://") || o.subject.is_empty() {
+            return Err(bad(format!(
+                "an OIDC binding needs the issuer's https:// URL and a non-empty subject, not `{}` / `{}`",
+                o.issuer.escape_debug(),
+                o.subject.escape_debug()
+            )));
+        }
+    }
+    match &b.certificate {
+        Some(CertificateBinding::Sha256(h))
+            if h.len() != 64 || !h.bytes().all(|c| c.is_ascii_hexdigit()) =>
+        {
+            Err(bad(format!(
+                "a certificate fingerprint is 64 hex digits (SHA-256 of the DER certificate), not `{}`",
+                h.escape_debug()
+            )))
+        }
+        Some(CertificateBinding::San(e)) if !e.contains('@') || e.chars().any(char::is_control) => {
+            Err(bad(format!(
+                "a certificate binding by name is the e-mail address in the certificate's subject alternative name, not `{}`",
+                e.escape_debug()
+            )))
+        }
+        _ => Ok(()),
     }
 }
