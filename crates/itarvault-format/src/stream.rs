@@ -348,6 +348,14 @@ impl<'h> BodyOpener<'h> {
         Self { header, index: 0 }
     }
 
+    /// An opener that continues at chunk `index`, for callers that carry their place
+    /// between threads (the header borrow cannot travel with them). Chunk numbers are
+    /// authenticated: a chunk fed under another number fails to open, so resuming at
+    /// the wrong place releases nothing.
+    pub fn resume(header: &'h VerifiedHeader, index: u64) -> Self {
+        Self { header, index }
+    }
+
     /// Ciphertext bytes in one full chunk.
     pub fn slot_len(&self) -> usize {
         self.header.params.chunk_size as usize + TAG_LEN

@@ -270,6 +270,32 @@ fn push_interface_rejects_truncation_and_misuse() {
     assert!(s.seal(&[0; 10]).is_err());
 }
 
+#[test]
+fn a_resumed_opener_opens_only_the_chunk_at_its_place() {
+    let env = seal(&params(4), &plaintext(3 * CS as usize + 5));
+    let mut r = env.as_slice();
+    let h = UnverifiedHeader::read_from(&mut r)
+        .unwrap()
+        .verify(&dek())
+        .unwrap();
+    let body = r.to_vec();
+    let chunk = |i: usize| body[i * SLOT..(i + 1) * SLOT].to_vec();
+    // Chunk 2 under its own number opens; under any other number it does not.
+    let mut c = chunk(2);
+    assert!(BodyOpener::resume(&h, 2).open(&mut c).is_ok());
+    for wrong in [0, 1, 3] {
+        let mut c = chunk(2);
+        assert!(
+            BodyOpener::resume(&h, wrong).open(&mut c).is_err(),
+            "index {wrong}"
+        );
+    }
+    // The final piece opens as the end only at its place.
+    let mut last = body[3 * SLOT..].to_vec();
+    assert!(BodyOpener::resume(&h, 2).finish(&mut last.clone()).is_err());
+    assert!(BodyOpener::resume(&h, 3).finish(&mut last).is_ok());
+}
+
 proptest::proptest! {
     #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
     #[test]

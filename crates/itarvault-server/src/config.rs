@@ -283,6 +283,19 @@ pub struct LimitsConfig {
     pub max_list: usize,
     /// Longest lifetime of an API token, in days.
     pub max_token_days: u32,
+    /// A request body that sends nothing for this long is cut off (408).
+    pub body_idle_secs: u64,
+    /// A request body slower than this on average, once the server has waited
+    /// `body_idle_secs` for it in all, is cut off (408). 0 turns the check off.
+    pub body_min_bytes_per_sec: u64,
+    /// Uploads running at once, in total; more get 503 with `Retry-After`.
+    pub max_uploads: usize,
+    /// Uploads one principal may run at once; more get 429 with `Retry-After`.
+    pub max_uploads_per_principal: usize,
+    /// Failed authentications one client address may make per minute; more are
+    /// refused (429) without checking the credential, and counted rather than
+    /// recorded one by one in the audit log.
+    pub auth_failures_per_minute: u32,
 }
 
 impl Default for LimitsConfig {
@@ -292,6 +305,11 @@ impl Default for LimitsConfig {
             max_key_bytes: 1024,
             max_list: 1000,
             max_token_days: 365,
+            body_idle_secs: 30,
+            body_min_bytes_per_sec: 1024,
+            max_uploads: 64,
+            max_uploads_per_principal: 8,
+            auth_failures_per_minute: 30,
         }
     }
 }
@@ -388,6 +406,16 @@ impl Config {
         }
         if let Some(u) = &self.lockbox.webhook_url {
             check_webhook(u)?;
+        }
+        let l = &self.limits;
+        if !(1..=3600).contains(&l.body_idle_secs)
+            || l.max_uploads == 0
+            || l.max_uploads_per_principal == 0
+            || l.auth_failures_per_minute == 0
+        {
+            return Err(ConfigError::Invalid(
+                "`limits.body_idle_secs` must be 1 to 3600, and `limits.max_uploads`, `limits.max_uploads_per_principal` and `limits.auth_failures_per_minute` at least 1".into(),
+            ));
         }
         if !self.quorum.approvers.is_empty() {
             let distinct: std::collections::BTreeSet<_> = self.quorum.approvers.iter().collect();

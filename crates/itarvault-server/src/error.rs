@@ -58,6 +58,13 @@ pub enum Error {
     /// The content check refused what was sent (422).
     #[error("{0}")]
     Unprocessable(Detail),
+    /// The client sent its body too slowly, or stopped sending (408).
+    #[error("{0}")]
+    TimedOut(Detail),
+    /// The caller (a principal, or an address failing to authenticate) is over its
+    /// share (429).
+    #[error("{0}")]
+    TooMany(Detail),
     /// No valid credential was presented (401).
     #[error("{0}")]
     Unauthenticated(Detail),
@@ -109,6 +116,12 @@ impl Error {
             "nothing was released; treat this as a possible tampering: compare the data directory with a backup and check `itarvault audit verify`",
         )
     }
+    pub fn timed_out(code: &'static str, message: impl Into<String>) -> Self {
+        Self::TimedOut(detail(code, message))
+    }
+    pub fn too_many(code: &'static str, message: impl Into<String>) -> Self {
+        Self::TooMany(detail(code, message))
+    }
     pub fn unavailable(code: &'static str, message: impl Into<String>) -> Self {
         Self::Unavailable(detail(code, message))
     }
@@ -156,6 +169,8 @@ impl Error {
             | Self::Conflict(d)
             | Self::TooLarge(d)
             | Self::Unprocessable(d)
+            | Self::TimedOut(d)
+            | Self::TooMany(d)
             | Self::Unauthenticated(d)
             | Self::Forbidden(d)
             | Self::Config(d)
@@ -172,6 +187,8 @@ impl Error {
             | Self::Conflict(d)
             | Self::TooLarge(d)
             | Self::Unprocessable(d)
+            | Self::TimedOut(d)
+            | Self::TooMany(d)
             | Self::Unauthenticated(d)
             | Self::Forbidden(d)
             | Self::Config(d)
@@ -211,6 +228,8 @@ impl Error {
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::TimedOut(_) => StatusCode::REQUEST_TIMEOUT,
+            Self::TooMany(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::Config(_) | Self::Integrity(_) | Self::Bug(_) => {

@@ -11,6 +11,7 @@ pub mod audit_log;
 pub mod config;
 pub mod error;
 pub mod fsutil;
+pub mod limits;
 pub mod location;
 pub mod oidc;
 pub mod pipeline;
@@ -142,6 +143,17 @@ impl std::fmt::Debug for Started {
             )
             .finish_non_exhaustive()
     }
+}
+
+/// The built-in marking rules, compiled once per process. Uploads carry their content
+/// check from one blocking task to the next, which needs a scanner that outlives them.
+fn builtin_scanner() -> Result<&'static itarvault_scan::Scanner, StartError> {
+    static BUILTIN: std::sync::OnceLock<Result<itarvault_scan::Scanner, String>> =
+        std::sync::OnceLock::new();
+    BUILTIN
+        .get_or_init(|| itarvault_scan::Scanner::builtin().map_err(|e| e.to_string()))
+        .as_ref()
+        .map_err(|e| StartError::Bug(format!("the built-in marking rules do not load: {e}")))
 }
 
 /// A server ready to serve.
@@ -352,10 +364,7 @@ pub async fn open_vault(cfg: Config) -> Result<Opened, StartError> {
             ))
             .await?;
     }
-    let scanner =
-        Arc::new(itarvault_scan::Scanner::builtin().map_err(|e| {
-            StartError::Bug(format!("the built-in marking rules do not load: {e}"))
-        })?);
+    let scanner = builtin_scanner()?;
     let vault = Arc::new(Vault::new(vault::Parts {
         config: cfg,
         store,
@@ -421,6 +430,11 @@ impl Server {
             .header_read_timeout(Duration::from_secs(30));
         let http = Arc::new(http);
         let cert_field = self.vault.config().tls.client_cert_principal;
+        let limits = &self.vault.config().limits;
+        let pace = limits::BodyPace {
+            idle: Duration::from_secs(limits.body_idle_secs),
+            min_bytes_per_sec: limits.body_min_bytes_per_sec,
+        };
         let upgrader = self.vault.clone();
         tokio::spawn(async move {
             match upgrader.upgrade_legacy().await {
@@ -455,15 +469,17 @@ impl Server {
             let http = http.clone();
             tokio::spawn(async move {
                 let serve = |cert: Option<tls::PeerCert>| {
-                    hyper::service::service_fn(
-                        move |mut req: hyper::Request<hyper::body::Incoming>| {
-                            req.extensions_mut().insert(api::Peer {
-                                addr: peer,
-                                cert: cert.clone(),
-                            });
-                            tower::ServiceExt::oneshot(app.clone(), req)
-                        },
-                    )
+                    hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                        // Every body, upload or JSON, is cut off when it arrives
+                        // too slowly: a slow client holds a connection, not more.
+                        let mut req =
+                            req.map(|b| axum::body::Body::new(limits::PacedBody::new(b, pace)));
+                        req.extensions_mut().insert(api::Peer {
+                            addr: peer,
+                            cert: cert.clone(),
+                        });
+                        tower::ServiceExt::oneshot(app.clone(), req)
+                    })
                 };
                 let res = match tls {
                     Some(acc) => {

@@ -29,8 +29,64 @@ pub enum LocationError {
 pub struct Located {
     pub addr: IpAddr,
     pub country: Option<Country>,
-    /// `ranges`, `geoip`, or `none`.
+    /// `ranges`, `geoip`, `none`, or `forwarding-unreadable` (the proxy headers could
+    /// not be believed; `addr` is then the proxy's).
     pub source: &'static str,
+}
+
+/// The forwarding headers of a request, every line of each.
+#[derive(Debug, Default)]
+pub struct Forwarding<'a> {
+    pub x_forwarded_for: Vec<&'a str>,
+    pub forwarded: Vec<&'a str>,
+}
+
+impl<'a> Forwarding<'a> {
+    /// A line that is not visible ASCII cannot be read and counts as an unreadable hop.
+    pub fn from_headers(headers: &'a axum::http::HeaderMap) -> Self {
+        let lines = |name: &str| {
+            headers
+                .get_all(name)
+                .iter()
+                .map(|v| v.to_str().unwrap_or("not-ascii"))
+                .collect()
+        };
+        Self {
+            x_forwarded_for: lines("x-forwarded-for"),
+            forwarded: lines("forwarded"),
+        }
+    }
+}
+
+/// The client address a request's forwarding chain names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientAddr {
+    Known(IpAddr),
+    Unknown { why: &'static str },
+}
+
+/// The address in one `Forwarded` element's `for=` parameter (RFC 7239 section 4):
+/// `for=192.0.2.1`, `for="192.0.2.1:4711"`, `for="[2001:db8::1]:4711"`. `None` when
+/// the element has no `for`, or it is obfuscated (`_hidden`, `unknown`).
+fn forwarded_for(element: &str) -> Option<IpAddr> {
+    let value = element.split(';').find_map(|pair| {
+        let (k, v) = pair.split_once('=')?;
+        k.trim().eq_ignore_ascii_case("for").then_some(v.trim())
+    })?;
+    let v = value
+        .strip_prefix('"')
+        .and_then(|v| v.strip_suffix('"'))
+        .unwrap_or(value);
+    if let Some(rest) = v.strip_prefix('[') {
+        let (ip, _port) = rest.split_once(']')?;
+        return ip.parse::<std::net::Ipv6Addr>().ok().map(IpAddr::V6);
+    }
+    if let Ok(ip) = v.parse::<IpAddr>() {
+        return Some(ip);
+    }
+    let (ip, port) = v.rsplit_once(':')?;
+    port.parse::<u16>().ok()?;
+    ip.parse::<std::net::Ipv4Addr>().ok().map(IpAddr::V4)
 }
 
 pub struct Locator {
@@ -120,28 +176,76 @@ impl Locator {
     }
 
     /// The client address: the peer, or — when the peer is a trusted proxy — the
-    /// right-most `X-Forwarded-For` entry that is not itself a trusted proxy.
-    pub fn client_addr(&self, peer: IpAddr, forwarded_for: Option<&str>) -> IpAddr {
+    /// right-most hop of the forwarding chain that is not itself a trusted proxy.
+    ///
+    /// Every `X-Forwarded-For` line and every `Forwarded` (RFC 7239) line is read, in
+    /// order: a proxy that appends its own line leaves the client's lines before it,
+    /// so reading only the first line would believe what the client wrote. When both
+    /// headers are sent they must name the same client, and a hop that cannot be read
+    /// (an obfuscated `for=_hidden`, garbage) ends what can be believed: either way the
+    /// client is unknown, which is denied for controlled data.
+    pub fn client_addr(&self, peer: IpAddr, forwarding: &Forwarding<'_>) -> ClientAddr {
         if !self.trusted(peer) {
-            return peer;
+            return ClientAddr::Known(peer);
         }
-        let Some(xff) = forwarded_for else {
-            return peer;
-        };
+        let xff = (!forwarding.x_forwarded_for.is_empty()).then(|| {
+            let hops = forwarding
+                .x_forwarded_for
+                .iter()
+                .flat_map(|line| line.split(','))
+                .map(|h| h.trim().parse::<IpAddr>().ok());
+            self.walk(peer, hops.collect())
+        });
+        let fwd = (!forwarding.forwarded.is_empty()).then(|| {
+            let hops = forwarding
+                .forwarded
+                .iter()
+                .flat_map(|line| line.split(','))
+                .map(forwarded_for);
+            self.walk(peer, hops.collect())
+        });
+        match (xff, fwd) {
+            (None, None) => ClientAddr::Known(peer),
+            (Some(a), None) | (None, Some(a)) => a,
+            (Some(a), Some(b)) if a == b => a,
+            (Some(_), Some(_)) => ClientAddr::Unknown {
+                why: "the X-Forwarded-For and Forwarded headers name different clients",
+            },
+        }
+    }
+
+    /// Walks a chain from the right: trusted proxies are skipped, the first other
+    /// address is the client. A chain of only trusted proxies names its left-most.
+    fn walk(&self, peer: IpAddr, hops: Vec<Option<IpAddr>>) -> ClientAddr {
         let mut addr = peer;
-        for hop in xff.rsplit(',') {
-            match hop.trim().parse::<IpAddr>() {
-                Ok(ip) => {
-                    addr = ip;
-                    if !self.trusted(ip) {
-                        break;
-                    }
-                }
-                // An unparseable hop ends what can be believed.
-                Err(_) => break,
+        for hop in hops.into_iter().rev() {
+            let Some(ip) = hop else {
+                return ClientAddr::Unknown {
+                    why: "a forwarding header has a hop that is not an IP address",
+                };
+            };
+            addr = ip;
+            if !self.trusted(ip) {
+                break;
             }
         }
-        addr
+        ClientAddr::Known(addr)
+    }
+
+    /// Where a request comes from: the client's country, or unknown when its address
+    /// cannot be believed.
+    pub fn place(&self, peer: IpAddr, forwarding: &Forwarding<'_>) -> Located {
+        match self.client_addr(peer, forwarding) {
+            ClientAddr::Known(addr) => self.locate(addr),
+            ClientAddr::Unknown { why } => {
+                tracing::warn!(%peer, why, "client address unknown");
+                Located {
+                    addr: peer,
+                    country: None,
+                    source: "forwarding-unreadable",
+                }
+            }
+        }
     }
 
     /// The country of an address.
@@ -221,19 +325,104 @@ mod tests {
         }
     }
 
+    fn client(l: &Locator, peer: &str, xff: &[&str], fwd: &[&str]) -> String {
+        let f = Forwarding {
+            x_forwarded_for: xff.to_vec(),
+            forwarded: fwd.to_vec(),
+        };
+        match l.client_addr(peer.parse().unwrap(), &f) {
+            ClientAddr::Known(a) => a.to_string(),
+            ClientAddr::Unknown { .. } => "unknown".into(),
+        }
+    }
+
     #[test]
     fn forwarded_for_is_believed_only_from_trusted_proxies() {
         let l = loc("", &["127.0.0.1/32", "10.0.0.0/8"]);
-        let a =
-            |peer: &str, xff: Option<&str>| l.client_addr(peer.parse().unwrap(), xff).to_string();
-        assert_eq!(a("192.0.2.9", Some("203.0.113.7")), "192.0.2.9");
-        assert_eq!(a("127.0.0.1", Some("203.0.113.7")), "203.0.113.7");
+        let a = |peer: &str, xff: &[&str]| client(&l, peer, xff, &[]);
+        assert_eq!(a("192.0.2.9", &["203.0.113.7"]), "192.0.2.9");
+        assert_eq!(a("127.0.0.1", &["203.0.113.7"]), "203.0.113.7");
         // A client cannot prepend a fake hop: the right-most untrusted entry wins.
         assert_eq!(
-            a("127.0.0.1", Some("1.2.3.4, 203.0.113.7, 10.1.1.1")),
+            a("127.0.0.1", &["1.2.3.4, 203.0.113.7, 10.1.1.1"]),
             "203.0.113.7"
         );
-        assert_eq!(a("127.0.0.1", Some("garbage")), "127.0.0.1");
-        assert_eq!(a("127.0.0.1", None), "127.0.0.1");
+        assert_eq!(a("127.0.0.1", &[]), "127.0.0.1");
+        // Only trusted hops: the left-most of them.
+        assert_eq!(a("127.0.0.1", &["10.9.9.9, 10.1.1.1"]), "10.9.9.9");
+    }
+
+    #[test]
+    fn every_forwarded_for_line_is_read_and_the_proxys_line_wins() {
+        let l = loc("", &["127.0.0.1/32"]);
+        // The client sent its own line; the proxy appended a second one.
+        assert_eq!(
+            client(&l, "127.0.0.1", &["198.51.100.1", "203.0.113.7"], &[]),
+            "203.0.113.7"
+        );
+        assert_eq!(
+            client(
+                &l,
+                "127.0.0.1",
+                &["198.51.100.1, 198.51.100.2", "203.0.113.7"],
+                &[]
+            ),
+            "203.0.113.7"
+        );
+    }
+
+    #[test]
+    fn forwarded_rfc7239_is_read_like_x_forwarded_for() {
+        let l = loc("", &["127.0.0.1/32", "10.0.0.0/8"]);
+        let f = |fwd: &[&str]| client(&l, "127.0.0.1", &[], fwd);
+        assert_eq!(f(&["for=203.0.113.7"]), "203.0.113.7");
+        assert_eq!(f(&["for=\"203.0.113.7:4711\";proto=https"]), "203.0.113.7");
+        assert_eq!(f(&["For=\"[2001:db8::7]:4711\""]), "2001:db8::7");
+        assert_eq!(f(&["for=\"[2001:db8::7]\""]), "2001:db8::7");
+        assert_eq!(
+            f(&[
+                "for=198.51.100.1",
+                "for=203.0.113.7;by=10.0.0.1, for=10.2.2.2"
+            ]),
+            "203.0.113.7"
+        );
+        // Obfuscated or missing identifiers cannot be believed.
+        assert_eq!(f(&["for=_hidden"]), "unknown");
+        assert_eq!(f(&["for=unknown"]), "unknown");
+        assert_eq!(f(&["proto=https"]), "unknown");
+    }
+
+    #[test]
+    fn unreadable_or_conflicting_chains_leave_the_client_unknown() {
+        let l = loc("", &["127.0.0.1/32"]);
+        assert_eq!(client(&l, "127.0.0.1", &["garbage"], &[]), "unknown");
+        assert_eq!(
+            client(&l, "127.0.0.1", &["203.0.113.7, nonsense"], &[]),
+            "unknown"
+        );
+        assert_eq!(
+            client(&l, "127.0.0.1", &["203.0.113.7"], &["for=198.51.100.1"]),
+            "unknown"
+        );
+        assert_eq!(
+            client(&l, "127.0.0.1", &["203.0.113.7"], &["for=203.0.113.7"]),
+            "203.0.113.7"
+        );
+        // From an untrusted peer nothing in the headers matters.
+        assert_eq!(
+            client(&l, "192.0.2.9", &["garbage"], &["for=x"]),
+            "192.0.2.9"
+        );
+        let placed = l.place(
+            "127.0.0.1".parse().unwrap(),
+            &Forwarding {
+                x_forwarded_for: vec!["garbage"],
+                forwarded: vec![],
+            },
+        );
+        assert_eq!(
+            (placed.country, placed.source),
+            (None, "forwarding-unreadable")
+        );
     }
 }

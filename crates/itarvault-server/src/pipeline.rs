@@ -1,8 +1,9 @@
-//! Plaintext in, envelope out (and back), one chunk at a time on a blocking thread.
+//! Plaintext in, envelope out (and back), a batch of chunks at a time on a blocking
+//! thread.
 //!
-//! Memory per transfer is one chunk plus the channel between the HTTP body and this
-//! thread, whatever the object's size: many concurrent gigabyte transfers fit in a
-//! small server.
+//! Memory per transfer is two batches (one in the network, one being sealed or
+//! opened), whatever the object's size, and no thread is held between batches: many
+//! concurrent gigabyte transfers, and many slow clients, fit in a small server.
 
 use std::io::{self, Read, Write};
 
@@ -11,8 +12,7 @@ use itarvault_format::crypto::TAG_LEN;
 use itarvault_format::stream::{read_full, BodyOpener, BodySealer};
 use itarvault_format::{DataKey, HeaderParams, Label, ObjectIdentity, VerifiedHeader, VERSION_1};
 use itarvault_keys::{DecryptError, KeyRef, Keyring, SealError};
-use itarvault_store::{BlobId, BlobStore, StoreError};
-use tokio::sync::mpsc;
+use itarvault_store::{BlobId, BlobStore, BlobWriter, StoreError};
 use zeroize::Zeroizing;
 
 /// Why a transfer failed.
@@ -36,22 +36,24 @@ pub enum PipelineError {
     IdentityMismatch { envelope: String, recorded: String },
     #[error("the object is stored in envelope format 1 and its row is not bound to its blob by a valid keystore MAC: the metadata or the blob was altered")]
     LegacyUnbound,
-    #[error("the client went away")]
-    ClientGone,
     /// The content contradicts its label, is classified, or could not be checked under
     /// a label that claims it is not controlled; nothing was stored.
     #[error("{0}")]
     Content(itarvault_scan::Refusal),
     #[error("the content check stopped unexpectedly\nthis is a bug: please report it")]
     ScanFailed,
+    #[error("a transfer task failed: {0}\nthis is a bug: please report it")]
+    Task(String),
+    #[error("the transfer was used after it ended\nthis is a bug: please report it")]
+    Stopped,
 }
 
 /// The marking check an upload passes as it streams through: the same extraction
 /// `itarvault scan` uses (Office files, archives, compressed and UTF-16 text), within a
 /// memory budget, never touching disk.
 #[derive(Debug, Clone, Copy)]
-pub struct ContentCheck<'a> {
-    pub scanner: &'a itarvault_scan::Scanner,
+pub struct ContentCheck {
+    pub scanner: &'static itarvault_scan::Scanner,
     pub budget: itarvault_scan::Budget,
     /// What a mislabelled upload gets. A classification banner is refused either way;
     /// a container that cannot be checked is refused under EAR99 and PUBLIC.
@@ -80,108 +82,190 @@ pub struct Sealed {
     pub content: ContentFindings,
 }
 
-/// Encrypts what arrives on `rx` into a new blob under `key`. Run on a blocking thread.
-/// Nothing is visible unless this returns `Ok` (the blob is discarded otherwise).
-#[allow(clippy::too_many_arguments)]
-pub fn seal_to_blob(
-    keyring: &Keyring,
-    key: &KeyRef,
-    label: Label,
-    identity: ObjectIdentity,
-    blobs: &dyn BlobStore,
-    mut rx: mpsc::Receiver<Result<Bytes, io::Error>>,
+/// An upload being sealed. It is plain data between batches: each batch is sealed in
+/// one blocking task and the state handed back, so a client that sends slowly holds no
+/// thread while the server waits for it (see [`Upload`]).
+pub struct Sealing {
+    sealer: BodySealer,
+    out: Box<dyn BlobWriter>,
+    check: itarvault_scan::UploadCheck<'static>,
+    on_mismatch: itarvault_scan::OnMismatch,
+    declared: Label,
+    /// The plaintext of the chunk being filled.
+    chunk: Zeroizing<Vec<u8>>,
+    chunk_size: usize,
+    size: u64,
+    envelope_size: u64,
     max: u64,
-    check: ContentCheck<'_>,
-) -> Result<Sealed, PipelineError> {
-    let declared = label.clone();
-    let params = HeaderParams::new(label)
-        .map_err(|e| SealError::Encrypt(e.into()))?
-        .with_identity(identity);
-    let dek = DataKey::generate().map_err(|e| SealError::Encrypt(e.into()))?;
-    let wraps = keyring.wrap_all(std::slice::from_ref(key), &dek, &params)?;
-    let keys = describe_wraps(&wraps);
-    let (header, mut sealer) = BodySealer::start(&params, &dek, &wraps).map_err(SealError::from)?;
-    drop(dek);
-    let mut out = blobs.create()?;
-    out.write_all(&header).map_err(PipelineError::Write)?;
-    let cs = params.chunk_size as usize;
-    let mut chunk = Zeroizing::new(Vec::with_capacity(cs));
-    let mut size = 0u64;
-    let mut envelope_size = header.len() as u64;
-    // The content check sees each plaintext chunk as it is sealed: no second pass, no
-    // plaintext on disk. From the second chunk on it runs on its own thread, so that
-    // checking and encryption use two cores; its buffers are zeroed when dropped.
-    let outcome = std::thread::scope(|scope| {
-        let mut worker = None;
-        while let Some(piece) = rx.blocking_recv() {
-            let mut piece = piece.map_err(PipelineError::Body)?;
-            size += piece.len() as u64;
-            if size > max {
-                return Err(PipelineError::TooLarge(max));
+    keys: String,
+}
+
+impl std::fmt::Debug for Sealing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sealing")
+            .field("size", &self.size)
+            .field("keys", &self.keys)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Sealing {
+    /// Wraps a new data key under `key` (a key use) and starts the blob with the
+    /// envelope's header.
+    pub fn start(
+        keyring: &Keyring,
+        key: &KeyRef,
+        label: Label,
+        identity: ObjectIdentity,
+        blobs: &dyn BlobStore,
+        max: u64,
+        check: ContentCheck,
+    ) -> Result<Self, PipelineError> {
+        let params = HeaderParams::new(label.clone())
+            .map_err(|e| SealError::Encrypt(e.into()))?
+            .with_identity(identity);
+        let dek = DataKey::generate().map_err(|e| SealError::Encrypt(e.into()))?;
+        let wraps = keyring.wrap_all(std::slice::from_ref(key), &dek, &params)?;
+        let keys = describe_wraps(&wraps);
+        let (header, sealer) = BodySealer::start(&params, &dek, &wraps).map_err(SealError::from)?;
+        drop(dek);
+        let mut out = blobs.create()?;
+        out.write_all(&header).map_err(PipelineError::Write)?;
+        let chunk_size = params.chunk_size as usize;
+        Ok(Self {
+            sealer,
+            out,
+            check: check.scanner.upload_check(check.budget),
+            on_mismatch: check.on_mismatch,
+            declared: label,
+            chunk: Zeroizing::new(Vec::with_capacity(chunk_size)),
+            chunk_size,
+            size: 0,
+            envelope_size: header.len() as u64,
+            max,
+            keys,
+        })
+    }
+
+    /// Seals the whole chunks in `batch` (a remainder waits for the next batch or the
+    /// end). The content check reads the same chunks on a second thread meanwhile, so
+    /// checking and encryption use two cores; its buffers are zeroed when dropped.
+    pub fn push(&mut self, batch: Vec<Bytes>) -> Result<(), PipelineError> {
+        let cs = self.chunk_size;
+        let mut full = Vec::new();
+        for mut piece in batch {
+            self.size += piece.len() as u64;
+            if self.size > self.max {
+                return Err(PipelineError::TooLarge(self.max));
             }
             while !piece.is_empty() {
-                let take = (cs - chunk.len()).min(piece.len());
-                chunk.extend_from_slice(&piece.split_to(take));
-                if chunk.len() == cs {
-                    let (to_check, _) = worker.get_or_insert_with(|| {
-                        let (tx, chunks) = std::sync::mpsc::sync_channel::<Zeroizing<Vec<u8>>>(4);
-                        let handle = scope.spawn(move || {
-                            let mut check = check.scanner.upload_check(check.budget);
-                            for c in chunks {
-                                check.push(&c);
-                            }
-                            check.finish()
-                        });
-                        (tx, handle)
-                    });
-                    let sealed = sealer.seal(&chunk).map_err(SealError::from)?;
-                    out.write_all(&sealed).map_err(PipelineError::Write)?;
-                    envelope_size += sealed.len() as u64;
-                    // The checker takes the sealed chunk's buffer itself (no copy) and
-                    // reads it while the next chunk is sealed.
-                    let full =
-                        std::mem::replace(&mut chunk, Zeroizing::new(Vec::with_capacity(cs)));
-                    to_check.send(full).map_err(|_| PipelineError::ScanFailed)?;
+                let take = (cs - self.chunk.len()).min(piece.len());
+                self.chunk.extend_from_slice(&piece.split_to(take));
+                if self.chunk.len() == cs {
+                    let next = Zeroizing::new(Vec::with_capacity(cs));
+                    full.push(std::mem::replace(&mut self.chunk, next));
                 }
             }
         }
-        match worker {
-            None => {
-                let mut one = check.scanner.upload_check(check.budget);
-                one.push(&chunk);
-                Ok(one.finish())
+        let Self {
+            sealer,
+            out,
+            check,
+            envelope_size,
+            ..
+        } = self;
+        let mut seal_all = || -> Result<(), PipelineError> {
+            for c in &full {
+                let sealed = sealer.seal(c).map_err(SealError::from)?;
+                out.write_all(&sealed).map_err(PipelineError::Write)?;
+                *envelope_size += sealed.len() as u64;
             }
-            Some((to_check, handle)) => {
-                to_check
-                    .send(Zeroizing::new(chunk.to_vec()))
-                    .map_err(|_| PipelineError::ScanFailed)?;
-                drop(to_check);
-                handle.join().map_err(|_| PipelineError::ScanFailed)
-            }
+            Ok(())
+        };
+        if full.len() < 2 {
+            full.iter().for_each(|c| check.push(c));
+            return seal_all();
         }
-    })?;
-    let decision = itarvault_scan::decide_upload(&declared, &outcome, check.on_mismatch);
-    let note = decision.note();
-    let conflict = match decision {
-        itarvault_scan::UploadDecision::Refuse(r) => return Err(PipelineError::Content(r)),
-        itarvault_scan::UploadDecision::Store { flagged, .. } => flagged,
-    };
-    let findings = outcome.findings;
-    let last = sealer.finish(&chunk).map_err(SealError::from)?;
-    out.write_all(&last).map_err(PipelineError::Write)?;
-    envelope_size += last.len() as u64;
-    let blob = out.commit()?;
-    Ok(Sealed {
-        blob,
-        size,
-        envelope_size,
-        keys,
-        content: ContentFindings {
-            findings,
-            conflict,
-            note,
-        },
-    })
+        std::thread::scope(|scope| {
+            let checker = scope.spawn(|| full.iter().for_each(|c| check.push(c)));
+            let sealed = seal_all();
+            checker.join().map_err(|_| PipelineError::ScanFailed)?;
+            sealed
+        })
+    }
+
+    /// Seals the last chunk and commits the blob, unless the content check refuses
+    /// what was sent. Nothing is visible unless this returns `Ok` (the blob is
+    /// discarded otherwise).
+    pub fn finish(mut self) -> Result<Sealed, PipelineError> {
+        self.check.push(&self.chunk);
+        let outcome = self.check.finish();
+        let decision = itarvault_scan::decide_upload(&self.declared, &outcome, self.on_mismatch);
+        let note = decision.note();
+        let conflict = match decision {
+            itarvault_scan::UploadDecision::Refuse(r) => return Err(PipelineError::Content(r)),
+            itarvault_scan::UploadDecision::Store { flagged, .. } => flagged,
+        };
+        let last = self.sealer.finish(&self.chunk).map_err(SealError::from)?;
+        self.out.write_all(&last).map_err(PipelineError::Write)?;
+        let blob = self.out.commit()?;
+        Ok(Sealed {
+            blob,
+            size: self.size,
+            envelope_size: self.envelope_size + last.len() as u64,
+            keys: self.keys,
+            content: ContentFindings {
+                findings: outcome.findings,
+                conflict,
+                note,
+            },
+        })
+    }
+}
+
+/// Plaintext gathered before a batch goes to a blocking thread: large enough that a
+/// hop per batch costs nothing measurable, small enough to bound memory per upload.
+pub const UPLOAD_BATCH: usize = 1 << 20;
+
+/// Drives a [`Sealing`] on blocking threads, one batch at a time: the next batch
+/// arrives from the network while the previous one is sealed, and while the server
+/// waits for the client no thread is held.
+#[derive(Debug)]
+pub struct Upload {
+    job: Option<tokio::task::JoinHandle<Result<Sealing, PipelineError>>>,
+}
+
+impl Upload {
+    pub fn start(start: impl FnOnce() -> Result<Sealing, PipelineError> + Send + 'static) -> Self {
+        Self {
+            job: Some(tokio::task::spawn_blocking(start)),
+        }
+    }
+
+    /// The sealing state once the previous batch is done.
+    async fn ready(&mut self) -> Result<Sealing, PipelineError> {
+        let job = self.job.take().ok_or(PipelineError::Stopped)?;
+        job.await.map_err(|e| PipelineError::Task(e.to_string()))?
+    }
+
+    pub async fn push(&mut self, batch: Vec<Bytes>) -> Result<(), PipelineError> {
+        let mut sealing = self.ready().await?;
+        self.job = Some(tokio::task::spawn_blocking(move || {
+            sealing.push(batch)?;
+            Ok(sealing)
+        }));
+        Ok(())
+    }
+
+    pub async fn finish(mut self, batch: Vec<Bytes>) -> Result<Sealed, PipelineError> {
+        let mut sealing = self.ready().await?;
+        tokio::task::spawn_blocking(move || {
+            sealing.push(batch)?;
+            sealing.finish()
+        })
+        .await
+        .map_err(|e| PipelineError::Task(e.to_string()))?
+    }
 }
 
 fn describe_wraps(wraps: &[itarvault_format::KeyWrap]) -> String {
@@ -278,82 +362,104 @@ impl AsRef<[u8]> for Plain {
     }
 }
 
-/// Decrypts an opened envelope chunk by chunk in one zeroizing buffer, handing each
-/// authenticated chunk's plaintext to `emit`.
+/// A download being decrypted, chunk by chunk in one zeroizing buffer. Like
+/// [`Sealing`] it is plain data between batches, so a client that reads slowly holds
+/// no thread.
 ///
 /// `size` is the recorded plaintext size: the buffer is cut to it, so a 4 KiB object
 /// does not clear and wipe a whole 64 KiB chunk. A wrong size cannot release anything:
 /// a piece read short is opened as the final chunk, which fails authentication unless
 /// it is one.
-fn open_chunks(
-    opened: &mut Opened,
+pub struct Opening {
+    opened: Opened,
+    slot: Zeroizing<Vec<u8>>,
     size: u64,
-    mut emit: impl FnMut(&[u8]) -> Result<(), PipelineError>,
-) -> Result<u64, PipelineError> {
-    let mut opener = BodyOpener::new(&opened.header);
-    let slot_len = opener.slot_len();
-    let want = |total: u64| {
+    total: u64,
+    /// The next chunk's number (authenticated: another chunk fails to open).
+    index: u64,
+    done: bool,
+}
+
+impl std::fmt::Debug for Opening {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Opening")
+            .field("size", &self.size)
+            .field("released", &self.total)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Opening {
+    pub fn new(opened: Opened, size: u64) -> Self {
+        let slot_len = BodyOpener::new(&opened.header).slot_len();
+        // The slot only shrinks as `total` grows, so it never has to grow (which
+        // would leave an unwiped copy behind).
+        let first = Self::want(size, 0, slot_len);
+        Self {
+            opened,
+            slot: Zeroizing::new(vec![0u8; first]),
+            size,
+            total: 0,
+            index: 0,
+            done: false,
+        }
+    }
+
+    fn want(size: u64, total: u64, slot_len: usize) -> usize {
         let left = size.saturating_sub(total).saturating_add(TAG_LEN as u64);
         left.min(slot_len as u64) as usize
-    };
-    // `want` only shrinks as `total` grows, so the buffer never has to grow (which
-    // would leave an unwiped copy behind).
-    let mut slot = Zeroizing::new(vec![0u8; want(0)]);
-    let mut total = 0u64;
-    loop {
-        let piece = want(total);
-        let n = read_full(&mut opened.body, &mut slot[..piece])
+    }
+
+    /// Opens the next chunk and hands its authenticated plaintext to `emit`; false
+    /// once the final chunk was opened.
+    fn step(&mut self, emit: &mut impl FnMut(&[u8])) -> Result<bool, PipelineError> {
+        if self.done {
+            return Ok(false);
+        }
+        let mut opener = BodyOpener::resume(&self.opened.header, self.index);
+        let slot_len = opener.slot_len();
+        let piece = Self::want(self.size, self.total, slot_len);
+        let n = read_full(&mut self.opened.body, &mut self.slot[..piece])
             .map_err(|e| PipelineError::Open(DecryptError::Io(e)))?;
         // A short piece is the final chunk (a full-length final chunk does not exist in
         // the format, so end of input after a full one is truncation).
-        if n < slot_len {
-            let plain = opener
-                .finish(&mut slot[..n])
-                .map_err(|e| PipelineError::Open(e.into()))?;
-            total += plain.len() as u64;
-            emit(plain)?;
-            return Ok(total);
+        let plain = if n < slot_len {
+            self.done = true;
+            opener.finish(&mut self.slot[..n])
+        } else {
+            opener.open(&mut self.slot[..n])
         }
-        let plain = opener
-            .open(&mut slot[..])
-            .map_err(|e| PipelineError::Open(e.into()))?;
-        total += plain.len() as u64;
-        emit(plain)?;
+        .map_err(|e| PipelineError::Open(e.into()))?;
+        self.index += 1;
+        self.total += plain.len() as u64;
+        emit(plain);
+        Ok(!self.done)
+    }
+
+    /// The plaintext of the next chunks, about `max` bytes; `None` after the last.
+    /// Nothing of a chunk is returned unless it authenticated.
+    pub fn next(&mut self, max: usize) -> Result<Option<Bytes>, PipelineError> {
+        if self.done {
+            return Ok(None);
+        }
+        let left = self.size.saturating_sub(self.total).min(max as u64) as usize;
+        let mut out = Zeroizing::new(Vec::with_capacity(left));
+        while out.len() < max && self.step(&mut |p| out.extend_from_slice(p))? {}
+        Ok(Some(Bytes::from_owner(Plain(out))))
     }
 }
+
+/// Plaintext decrypted per blocking task of a download: two of these (one sent, one
+/// prepared) are what a download holds.
+pub const DOWNLOAD_BATCH: usize = 256 << 10;
 
 /// Decrypts a small opened envelope (see [`WHOLE_MAX`]) into memory. Nothing comes
 /// back unless every chunk authenticated.
-pub fn open_whole(mut opened: Opened, size: u64) -> Result<Bytes, PipelineError> {
-    // Authenticated plaintext is never longer than `size` (see `open_chunks`), so this
+pub fn open_whole(opened: Opened, size: u64) -> Result<Bytes, PipelineError> {
+    // Authenticated plaintext is never longer than `size` (see `Opening`), so this
     // buffer never reallocates.
     let mut plain = Zeroizing::new(Vec::with_capacity(size.min(WHOLE_MAX) as usize));
-    open_chunks(&mut opened, size, |p| {
-        plain.extend_from_slice(p);
-        Ok(())
-    })?;
+    let mut opening = Opening::new(opened, size);
+    while opening.step(&mut |p| plain.extend_from_slice(p))? {}
     Ok(Bytes::from_owner(Plain(plain)))
-}
-
-/// Decrypts an opened envelope into `tx`, chunk by chunk. Run on a blocking thread. A
-/// chunk is sent only after it authenticated; a damaged or truncated body sends an
-/// error instead, which aborts the HTTP response so the client sees it incomplete.
-pub fn open_to_channel(
-    mut opened: Opened,
-    size: u64,
-    tx: mpsc::Sender<Result<Bytes, io::Error>>,
-) -> Result<u64, PipelineError> {
-    let res = open_chunks(&mut opened, size, |plain| {
-        if plain.is_empty() {
-            return Ok(());
-        }
-        tx.blocking_send(Ok(Bytes::copy_from_slice(plain)))
-            .map_err(|_| PipelineError::ClientGone)
-    });
-    if let Err(e) = &res {
-        if !matches!(e, PipelineError::ClientGone) {
-            let _ = tx.blocking_send(Err(io::Error::other(e.to_string())));
-        }
-    }
-    res
 }

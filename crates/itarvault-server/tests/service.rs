@@ -341,3 +341,64 @@ async fn a_typed_proposal_runs_once_the_quorum_agrees_and_survives_a_restart() {
         itarvault_policy::ResidencyMode::CarveOut
     );
 }
+
+/// A client that stops sending in the middle of an upload holds no thread: with one
+/// blocking thread in all, a read still gets it while the upload waits, and the upload
+/// completes when its client sends the rest.
+#[test]
+fn a_stalled_upload_holds_no_thread_while_reads_are_served() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .max_blocking_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let cast = Cast::new().await;
+        let auth = cast
+            .nothing(&cast.admin, Method::POST, "/v1/buckets", &[])
+            .await;
+        cast.vault
+            .create_bucket(
+                &auth,
+                serde_json::from_value(serde_json::json!({"name": "designs"})).unwrap(),
+            )
+            .await
+            .unwrap();
+        let alice = cast
+            .person(serde_json::json!({"id": "alice", "person_status": "us_citizen", "citizenships": ["US"]}))
+            .await;
+        put(&cast, &alice, US, "small", "EAR99", b"small").await.unwrap();
+
+        let mut i = intent(&[("bucket", "designs"), ("key", "big")]);
+        i.label = Some("EAR99".into());
+        let auth: Authorized<ObjectWrite> =
+            match cast.gate(&alice, US, Method::PUT, OBJECT, i).await.unwrap() {
+                Granted::Write(a) => a,
+                other => panic!("{other:?}"),
+            };
+        let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(1);
+        let body = Box::pin(futures_util::stream::unfold(rx, |mut rx| async move {
+            rx.recv().await.map(|item| (item, rx))
+        }));
+        let vault = cast.vault.clone();
+        let upload = tokio::spawn(async move { vault.put_object(auth, body).await });
+        // Two batches arrive, then the client goes quiet.
+        for _ in 0..2 {
+            tx.send(Ok(Bytes::from(vec![b'x'; 1 << 20]))).await.unwrap();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        let read = tokio::time::timeout(
+            std::time::Duration::from_secs(30),
+            get(&cast, &alice, US, "small"),
+        )
+        .await
+        .expect("a read waited for the thread a stalled upload holds");
+        assert_eq!(read.unwrap(), b"small");
+        assert!(!upload.is_finished());
+        tx.send(Ok(Bytes::from_static(b"end"))).await.unwrap();
+        drop(tx);
+        let stored = upload.await.unwrap().unwrap();
+        assert_eq!(stored.size, (2 << 20) + 3);
+    });
+}

@@ -8,6 +8,7 @@ use time::OffsetDateTime;
 
 use super::{bump, located_event, Caller, Vault};
 use crate::error::Error;
+use crate::limits::{self, Failure};
 use crate::location::Located;
 use crate::oidc::JwtError;
 use crate::token;
@@ -65,6 +66,22 @@ pub enum CredentialError {
     CertificateUnnamed,
     #[error("principal lookup failed: {0}")]
     Store(#[from] itarvault_store::StoreError),
+    #[error(
+        "this address is over its limit of failed authentications; the credential was not checked"
+    )]
+    Throttled,
+}
+
+/// Longest failure detail an audit record keeps of what an unauthenticated caller sent.
+const MAX_FAILURE_DETAIL: usize = 512;
+
+fn throttled(addr: std::net::IpAddr, limit: u32, wait: u32) -> Error {
+    Error::too_many(
+        "auth-throttled",
+        format!("{addr} failed to authenticate more than {limit} times in a minute"),
+    )
+    .retry_after(wait)
+    .hint("check the credential you send; requests from this address are refused for up to a minute (`limits.auth_failures_per_minute`)")
 }
 
 impl Vault {
@@ -76,31 +93,58 @@ impl Vault {
         request_id: String,
     ) -> Result<Caller, Error> {
         bump(&self.metrics.requests, 1);
-        match self.identify(presented) {
-            Ok((principal, credential)) => Ok(Caller {
-                principal,
-                located,
-                request_id,
-                credential,
-            }),
-            Err(why) => {
-                bump(&self.metrics.auth_failures, 1);
-                let event = located_event("auth.failure", "deny", None, &located, &request_id)
-                    .detail(why.to_string());
-                self.record(vec![event]).await?;
+        let addr = located.addr;
+        // An address over its failure limit is refused before its credential is
+        // checked: a forged JWT costs a signature verification.
+        let why = match self.auth_failures.blocked(addr) {
+            Some(_) => CredentialError::Throttled,
+            None => match self.identify(presented) {
+                Ok((principal, credential)) => {
+                    return Ok(Caller {
+                        principal,
+                        located,
+                        request_id,
+                        credential,
+                    })
+                }
+                Err(why) => why,
+            },
+        };
+        bump(&self.metrics.auth_failures, 1);
+        // What the caller sent (an issuer, a token id) is in the message: bounded, so
+        // a flood of huge tokens cannot grow the audit log by their size.
+        let detail = limits::bounded(&why.to_string(), MAX_FAILURE_DETAIL);
+        let limit = self.config.limits.auth_failures_per_minute;
+        let event = |kind: &str, detail: String| {
+            located_event(kind, "deny", None, &located, &request_id).detail(detail)
+        };
+        let wait = || self.auth_failures.blocked(addr).unwrap_or(60);
+        match self.auth_failures.fail(addr) {
+            Failure::Record { suppressed } => {
+                let detail = match suppressed {
+                    0 => detail,
+                    n => format!("{detail}; {n} earlier failure(s) from this address were counted, not recorded, while it was over its limit"),
+                };
+                self.record(vec![event("auth.failure", detail)]).await?;
                 Err(match why {
                     CredentialError::Store(e) => e.into(),
                     other => Error::unauthenticated(other.to_string()),
                 })
             }
+            Failure::Throttled => {
+                let detail = format!("{addr} failed to authenticate more than {limit} times in a minute; its further requests this minute are refused unchecked and counted, and the count is recorded with its next recorded failure (this one: {detail})");
+                self.record(vec![event("auth.throttled", detail)]).await?;
+                Err(throttled(addr, limit, wait()))
+            }
+            Failure::Counted => Err(throttled(addr, limit, wait())),
         }
     }
 
     /// Where a request comes from: the peer address, or through trusted proxies the
     /// client's.
     pub fn locate(&self, peer: std::net::IpAddr, headers: &axum::http::HeaderMap) -> Located {
-        let xff = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
-        self.locator.locate(self.locator.client_addr(peer, xff))
+        self.locator
+            .place(peer, &crate::location::Forwarding::from_headers(headers))
     }
 
     /// The principal a request authenticates as: a bearer credential (API token or

@@ -167,10 +167,12 @@ pub struct Vault {
     controlled: RwLock<Controlled>,
     webhook: Option<Webhook>,
     /// The marking rules every upload is scanned with.
-    scanner: Arc<itarvault_scan::Scanner>,
+    scanner: &'static itarvault_scan::Scanner,
     /// Counts writes to the registry and the lockbox (here, or announced by another
     /// node): a streaming download re-checks its grant and principal when it moves.
     changes: Arc<std::sync::atomic::AtomicU64>,
+    uploads: Arc<crate::limits::UploadSlots>,
+    auth_failures: crate::limits::FailureThrottle,
 }
 
 /// What [`Vault::new`] is built from (prepared by [`crate::Server::open`]).
@@ -187,11 +189,15 @@ pub struct Parts<M> {
     pub issuers: Vec<crate::oidc::Issuer>,
     pub controlled: Controlled,
     pub webhook: Option<Webhook>,
-    pub scanner: Arc<itarvault_scan::Scanner>,
+    pub scanner: &'static itarvault_scan::Scanner,
 }
 
 impl Vault {
     pub fn new<M: Metadata + 'static>(p: Parts<M>) -> Self {
+        let limits = &p.config.limits;
+        let uploads =
+            crate::limits::UploadSlots::new(limits.max_uploads, limits.max_uploads_per_principal);
+        let auth_failures = crate::limits::FailureThrottle::new(limits.auth_failures_per_minute);
         Self {
             config: p.config,
             registry: p.store.clone(),
@@ -213,6 +219,8 @@ impl Vault {
             webhook: p.webhook,
             scanner: p.scanner,
             changes: Arc::default(),
+            uploads,
+            auth_failures,
         }
     }
 

@@ -16,12 +16,12 @@ use itarvault_lockbox::ContentAction;
 use itarvault_store::{DeleteMarker, Legacy, ObjectRecord, Version, VersionId};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
-use tokio::sync::mpsc;
 
 use super::gate::{Authorized, BucketList, ObjectDelete, ObjectRead, ObjectWrite};
 use super::{bump, Vault};
 use crate::config::OnMismatch;
 use crate::error::{Detail, Error};
+use crate::limits::{BodyTooSlow, Busy};
 use crate::pipeline::{self, PipelineError};
 
 /// A body of plaintext on its way to the client.
@@ -121,7 +121,9 @@ fn pipeline_error(e: PipelineError) -> Error {
         PipelineError::LabelMismatch { .. }
         | PipelineError::IdentityMismatch { .. }
         | PipelineError::LegacyUnbound => Error::integrity(e.to_string()),
-        PipelineError::ClientGone | PipelineError::ScanFailed => Error::bug(e.to_string()),
+        PipelineError::ScanFailed | PipelineError::Task(_) | PipelineError::Stopped => {
+            Error::bug(e.to_string())
+        }
     }
 }
 
@@ -204,11 +206,11 @@ impl Vault {
         }
     }
 
-    /// Decrypts on a blocking thread into a channel the HTTP body reads. Before each
-    /// chunk goes to the client the guard re-checks what allowed the read (the grant,
-    /// the principal): after a revoke or a grant's end no further chunk is released and
-    /// the body ends in error. An early end (a damaged body, a client that left, a
-    /// revoked grant) is recorded too.
+    /// Decrypts a batch at a time on blocking threads as the HTTP body asks for it,
+    /// one batch ahead: a client that reads slowly holds no thread. Before each batch
+    /// goes to the client the guard re-checks what allowed the read (the grant, the
+    /// principal): after a revoke or a grant's end nothing further is released and the
+    /// body ends in error. An early end (a damaged body, a revoked grant) is recorded.
     fn stream(
         &self,
         opened: pipeline::Opened,
@@ -216,53 +218,41 @@ impl Vault {
         release: Event,
         guard: StreamGuard,
     ) -> BodyStream {
-        let (tx, rx) = mpsc::channel::<Result<Bytes, io::Error>>(8);
-        let audit = self.audit.clone();
-        let rt = tokio::runtime::Handle::current();
         let mut end = release;
         end.kind = "object.get.end".into();
         end.outcome = "error".into();
         end.reasons.clear();
         end.key = None;
-        let producer_end = end.clone();
-        tokio::task::spawn_blocking(move || {
-            if let Err(e) = pipeline::open_to_channel(opened, size, tx) {
-                if matches!(e, PipelineError::ClientGone) {
-                    return;
-                }
-                tracing::warn!(error = %e, "download ended early");
-                let mut end = producer_end;
-                end.detail = Some(e.to_string());
-                if let Err(e) = rt.block_on(audit.record(end)) {
-                    tracing::error!(error = %e, "could not record the end of a download");
-                }
-            }
-        });
         let state = Streaming {
-            rx,
+            next: Some(decrypt_batch(pipeline::Opening::new(opened, size))),
             guard,
             metrics: self.metrics.clone(),
             audit: self.audit.clone(),
             end,
-            done: false,
         };
         Box::pin(futures_util::stream::unfold(state, |mut st| async move {
-            if st.done {
-                return None;
-            }
-            let item = st.rx.recv().await?;
-            if let Err(why) = st.guard.check() {
-                st.done = true;
-                st.end.detail = Some(format!("released no further chunk: {why}"));
-                if let Err(e) = st.audit.record(st.end.clone()).await {
-                    tracing::error!(error = %e, "could not record the end of a download");
+            let (opening, item) = match st.next.take()?.await {
+                Ok(r) => r,
+                Err(e) => {
+                    let e = PipelineError::Task(e.to_string());
+                    return Some((Err(st.ended(e.to_string()).await), st));
                 }
-                return Some((Err(io::Error::other(why)), st));
+            };
+            let bytes = match item {
+                Ok(Some(b)) => b,
+                Ok(None) => return None,
+                Err(e) => {
+                    tracing::warn!(error = %e, "download ended early");
+                    return Some((Err(st.ended(e.to_string()).await), st));
+                }
+            };
+            if let Err(why) = st.guard.check() {
+                let detail = format!("released no further chunk: {why}");
+                return Some((Err(st.ended(detail).await), st));
             }
-            if let Ok(b) = &item {
-                bump(&st.metrics.bytes_out, b.len() as u64);
-            }
-            Some((item, st))
+            st.next = Some(decrypt_batch(opening));
+            bump(&st.metrics.bytes_out, bytes.len() as u64);
+            Some((Ok(bytes), st))
         }))
     }
 
@@ -307,7 +297,7 @@ impl Vault {
     ) -> Result<ObjectRecord, Error>
     where
         S: Stream<Item = Result<Bytes, E>> + Send + Unpin,
-        E: std::fmt::Display,
+        E: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
         let ObjectWrite {
             bucket,
@@ -324,66 +314,86 @@ impl Vault {
             Ok(v) => v,
             Err(e) => return Err(self.fail(event, e.into()).await),
         };
-        let (tx, rx) = mpsc::channel::<Result<Bytes, io::Error>>(16);
-        let worker = {
+        // A slot first: a flood of uploads is refused before it costs a key use.
+        let _slot = match self.uploads.acquire(auth.caller().id()) {
+            Ok(slot) => slot,
+            Err(busy) => {
+                let err = match busy {
+                    Busy::Server(_) => Error::unavailable("server-busy", busy.to_string()),
+                    Busy::Principal(_) => Error::too_many("too-many-uploads", busy.to_string()),
+                };
+                let err = err
+                    .retry_after(5)
+                    .hint("retry when one of the running uploads has finished");
+                return Err(self.fail(event, err).await);
+            }
+        };
+        let mut upload = {
             let keyring = self.keyring.clone();
-            let scanner = self.scanner.clone();
             let label = label.clone();
             let store = backend.store.clone();
             let key_ref = KeyRef::local(&bucket.key_id);
             let max = self.config.limits.max_object_bytes;
-            let on_mismatch = match self.config.scan.on_mismatch {
-                OnMismatch::Reject => itarvault_scan::OnMismatch::Refuse,
-                OnMismatch::Flag => itarvault_scan::OnMismatch::Flag,
+            let check = pipeline::ContentCheck {
+                scanner: self.scanner,
+                budget: self.config.scan.budget(),
+                on_mismatch: match self.config.scan.on_mismatch {
+                    OnMismatch::Reject => itarvault_scan::OnMismatch::Refuse,
+                    OnMismatch::Flag => itarvault_scan::OnMismatch::Flag,
+                },
             };
-            let budget = self.config.scan.budget();
             let identity = ObjectIdentity {
                 bucket: bucket.name.clone(),
                 key: key.clone(),
                 version: version.to_string(),
             };
-            tokio::task::spawn_blocking(move || {
-                let check = pipeline::ContentCheck {
-                    scanner: &scanner,
-                    budget,
-                    on_mismatch,
-                };
-                pipeline::seal_to_blob(
+            pipeline::Upload::start(move || {
+                pipeline::Sealing::start(
                     &keyring,
                     &key_ref,
                     label,
                     identity,
                     store.as_ref(),
-                    rx,
                     max,
                     check,
                 )
             })
         };
         let mut body = body;
-        while let Some(piece) = body.next().await {
-            let piece = piece.map_err(|e| io::Error::other(e.to_string()));
-            let failed = piece.is_err();
-            if let Ok(p) = &piece {
-                bump(&self.metrics.bytes_in, p.len() as u64);
+        let mut batch = Vec::new();
+        let mut batched = 0;
+        let sealed = loop {
+            let piece = match body.next().await {
+                None => break upload.finish(batch).await,
+                Some(Ok(p)) => p,
+                Some(Err(e)) => {
+                    let e: Box<dyn std::error::Error + Send + Sync> = e.into();
+                    let err = match BodyTooSlow::find(&*e) {
+                        Some(slow) => Error::timed_out("body-too-slow", slow.to_string()).hint(
+                            "nothing was stored; send the body without pauses, or ask the operator about `limits.body_idle_secs` and `limits.body_min_bytes_per_sec`",
+                        ),
+                        None => pipeline_error(PipelineError::Body(io::Error::other(e))),
+                    };
+                    return Err(self.fail(event, err).await);
+                }
+            };
+            bump(&self.metrics.bytes_in, piece.len() as u64);
+            batched += piece.len();
+            batch.push(piece);
+            if batched >= pipeline::UPLOAD_BATCH {
+                batched = 0;
+                if let Err(e) = upload.push(std::mem::take(&mut batch)).await {
+                    break Err(e);
+                }
             }
-            if tx.send(piece).await.is_err() || failed {
-                break;
-            }
-        }
-        drop(tx);
-        let sealed = match worker.await {
-            Ok(Ok(s)) => s,
-            Ok(Err(e)) => {
+        };
+        let sealed = match sealed {
+            Ok(s) => s,
+            Err(e) => {
                 if let PipelineError::Content(c) = &e {
-                    event.reasons = scan_reasons(c.rules(), &self.scanner);
+                    event.reasons = scan_reasons(c.rules(), self.scanner);
                 }
                 return Err(self.fail(event, pipeline_error(e)).await);
-            }
-            Err(e) => {
-                return Err(self
-                    .fail(event, Error::bug(format!("upload task failed: {e}")))
-                    .await)
             }
         };
         let record = ObjectRecord {
@@ -406,7 +416,7 @@ impl Vault {
         event.key = Some(format!("wrap {}", sealed.keys));
         let found = &sealed.content.findings;
         let rules: Vec<String> = found.iter().map(|f| f.rule.clone()).collect();
-        event.reasons = scan_reasons(&rules, &self.scanner);
+        event.reasons = scan_reasons(&rules, self.scanner);
         let mut content = match &sealed.content.conflict {
             Some(c) => format!("content check FLAGGED: {c}"),
             None if found.is_empty() => "content check: no markings".into(),
@@ -625,14 +635,37 @@ fn identity_of(o: &ObjectRecord) -> ObjectIdentity {
     }
 }
 
-/// What a streaming download carries between chunks.
+/// A download's next batch, decrypted on a blocking thread.
+type Batch = tokio::task::JoinHandle<(pipeline::Opening, Result<Option<Bytes>, PipelineError>)>;
+
+fn decrypt_batch(mut opening: pipeline::Opening) -> Batch {
+    tokio::task::spawn_blocking(move || {
+        let next = opening.next(pipeline::DOWNLOAD_BATCH);
+        (opening, next)
+    })
+}
+
+/// What a streaming download carries between batches.
 struct Streaming {
-    rx: mpsc::Receiver<Result<Bytes, io::Error>>,
+    /// The batch being decrypted; `None` once the body ended.
+    next: Option<Batch>,
     guard: StreamGuard,
     metrics: std::sync::Arc<super::Metrics>,
     audit: crate::audit_log::AuditLog,
     end: Event,
-    done: bool,
+}
+
+impl Streaming {
+    /// Records why the download ended early; the error aborts the HTTP body so the
+    /// client sees it incomplete.
+    async fn ended(&mut self, detail: String) -> io::Error {
+        self.next = None;
+        self.end.detail = Some(detail.clone());
+        if let Err(e) = self.audit.record(self.end.clone()).await {
+            tracing::error!(error = %e, "could not record the end of a download");
+        }
+        io::Error::other(detail)
+    }
 }
 
 /// Re-checks, while a download streams, what allowed it: the caller is still an enabled
