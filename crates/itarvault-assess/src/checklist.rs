@@ -1,5 +1,6 @@
-//! The checklist and the SPRS point values, both data files with a source and an
-//! effective date (`data/checklist.toml`, `data/sprs-weights.toml`).
+//! The checklist, the SPRS point values and the CMVP dates, each a data file with a
+//! source and an effective date (`data/checklist.toml`, `data/sprs-weights.toml`,
+//! `data/cmvp.toml`).
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -56,6 +57,27 @@ pub struct SprsWeights {
     pub weights: BTreeMap<String, i32>,
 }
 
+/// The CMVP dates the assessment applies.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Cmvp {
+    pub meta: Meta,
+    pub fips_140_2: Fips1402,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Fips1402 {
+    /// The day FIPS 140-2 certificates became historical.
+    pub historical_from: String,
+}
+
+impl Cmvp {
+    pub fn fips_140_2_historical(&self) -> Option<time::Date> {
+        itarvault_policy::data::parse_ymd(&self.fips_140_2.historical_from)
+    }
+}
+
 /// The built-in data failed to parse: a defect of the build, reported, never a panic.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("built-in assessment data `{file}` is invalid: {reason} (this is a bug; please report it)")]
@@ -84,10 +106,28 @@ static SPRS: LazyLock<Result<SprsWeights, DataError>> = LazyLock::new(|| {
     )
 });
 
+static CMVP: LazyLock<Result<Cmvp, DataError>> = LazyLock::new(|| {
+    let cmvp: Cmvp = parse("data/cmvp.toml", include_str!("../data/cmvp.toml"))?;
+    if cmvp.fips_140_2_historical().is_none() {
+        return Err(DataError {
+            file: "data/cmvp.toml",
+            reason: format!(
+                "`fips_140_2.historical_from` `{}` is not a date (YYYY-MM-DD)",
+                cmvp.fips_140_2.historical_from
+            ),
+        });
+    }
+    Ok(cmvp)
+});
+
 pub fn checklist() -> Result<&'static Checklist, DataError> {
     CHECKLIST.as_ref().map_err(Clone::clone)
 }
 
 pub fn sprs_weights() -> Result<&'static SprsWeights, DataError> {
     SPRS.as_ref().map_err(Clone::clone)
+}
+
+pub fn cmvp() -> Result<&'static Cmvp, DataError> {
+    CMVP.as_ref().map_err(Clone::clone)
 }

@@ -1,4 +1,4 @@
-//! The inventory of `shared/spec/inventory.md`: who has access, where systems and data
+//! The inventory (spec edition 2026-12-02): who has access, where systems and data
 //! live, who operates them, which vendors and AI tools touch them.
 //!
 //! The JSON Schema in `docs/inventory.schema.json` is generated from these types and
@@ -45,6 +45,10 @@ pub struct Organization {
     /// The date the assessment is made for (default: today).
     #[schemars(extend("format" = "date"))]
     pub as_of: Option<Date>,
+    /// What the organisation does with defense articles and services. Registration with
+    /// DDTC is required of manufacturers and exporters (22 CFR 122.1) and brokers
+    /// (22 CFR 129.3), not of a service provider; absent: not recorded.
+    pub activities: Option<Vec<Activity>>,
     /// Registered with DDTC (22 CFR part 122).
     pub ddtc_registered: Option<bool>,
     #[schemars(extend("format" = "date"))]
@@ -53,6 +57,22 @@ pub struct Organization {
     /// The technology control program.
     pub tcp: Option<Tcp>,
     pub cmmc: Option<Cmmc>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Activity {
+    Manufacturer,
+    Exporter,
+    Broker,
+    ServiceProvider,
+}
+
+impl Activity {
+    /// Whether the activity needs DDTC registration (22 CFR 122.1(a), 129.3).
+    pub fn needs_registration(self) -> bool {
+        matches!(self, Self::Manufacturer | Self::Exporter | Self::Broker)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -110,13 +130,25 @@ pub enum PersonStatus {
 #[serde(deny_unknown_fields)]
 pub struct Person {
     pub id: String,
+    /// Legal name, for restricted-party screening.
+    pub name: Option<String>,
     pub role: Option<String>,
     pub person_status: PersonStatus,
     #[serde(default)]
     #[schemars(extend("items" = {"type": "string", "pattern": "^[A-Z]{2}$"}))]
     pub citizenships: Vec<CountryCode>,
+    /// Citizenships once held: the ITAR attributes them like current ones (22 CFR
+    /// 120.50(b)).
+    #[serde(default)]
+    #[schemars(extend("items" = {"type": "string", "pattern": "^[A-Z]{2}$"}))]
+    pub former_citizenships: Vec<CountryCode>,
+    /// A foreign person's country of permanent residence.
     #[schemars(regex(pattern = "^[A-Z]{2}$"))]
-    pub work_country: Option<CountryCode>,
+    pub permanent_residence: Option<CountryCode>,
+    /// Where the person works and receives data: decrypting abroad is an export, even
+    /// for a US person (22 CFR 120.56(a)(4)).
+    #[schemars(regex(pattern = "^[A-Z]{2}$"))]
+    pub work_country: CountryCode,
     /// System ids.
     #[serde(default)]
     pub access: Vec<String>,
@@ -138,6 +170,8 @@ pub struct Person {
 pub enum AuthorizationType {
     #[serde(rename = "DSP-5")]
     Dsp5,
+    #[serde(rename = "DSP-61")]
+    Dsp61,
     #[serde(rename = "DSP-73")]
     Dsp73,
     #[serde(rename = "DSP-85")]
@@ -162,6 +196,8 @@ pub struct Authorization {
     pub id: String,
     #[serde(rename = "type")]
     pub kind: AuthorizationType,
+    /// With type `exemption`: the section claimed (`125.4(b)(9)`, `126.18`, `126.5`).
+    pub exemption: Option<String>,
     #[serde(default)]
     #[schemars(extend("items" = {"type": "string", "pattern": "^[A-Z]{2}$"}))]
     pub countries: Vec<CountryCode>,
@@ -171,8 +207,9 @@ pub struct Authorization {
     pub eccns: Vec<String>,
     #[schemars(extend("format" = "date"))]
     pub valid_from: Option<Date>,
+    /// Required: an authorization without an end date cannot be checked (fail closed).
     #[schemars(extend("format" = "date"))]
-    pub expires: Option<Date>,
+    pub expires: Date,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -237,6 +274,38 @@ pub struct Encryption {
     pub keys: KeyCustody,
     #[serde(default)]
     pub end_to_end: bool,
+    /// The FIPS 140 standard the module is validated against. The CMVP moves every
+    /// FIPS 140-2 certificate to its Historical list on 2026-09-21.
+    pub fips_standard: Option<FipsStandard>,
+    /// The CMVP certificate number.
+    pub fips_certificate: Option<Certificate>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum FipsStandard {
+    #[serde(rename = "140-3")]
+    Fips140_3,
+    #[serde(rename = "140-2")]
+    Fips140_2,
+    #[serde(rename = "none")]
+    None,
+}
+
+/// A CMVP certificate number, quoted (`"4816"`) or not (`4816`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Certificate {
+    Number(u64),
+    Text(String),
+}
+
+impl std::fmt::Display for Certificate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Number(n) => write!(f, "{n}"),
+            Self::Text(t) => f.write_str(t),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -304,6 +373,8 @@ pub enum UnknownWord {
 #[serde(deny_unknown_fields)]
 pub struct Vendor {
     pub id: String,
+    /// Legal name, for restricted-party screening.
+    pub name: Option<String>,
     #[serde(default)]
     pub services: Vec<String>,
     /// System ids the vendor touches.
@@ -355,6 +426,11 @@ pub struct Incident {
     #[schemars(extend("format" = "date"))]
     pub discovered: Date,
     pub summary: Option<String>,
+    /// Countries the incident involves. A 126.1 country makes disclosure mandatory and
+    /// immediate (22 CFR 126.1(e)(2)).
+    #[serde(default)]
+    #[schemars(extend("items" = {"type": "string", "pattern": "^[A-Z]{2}$"}))]
+    pub countries: Vec<CountryCode>,
     pub voluntary_disclosure: Disclosure,
     #[schemars(extend("format" = "date"))]
     pub disclosure_date: Option<Date>,

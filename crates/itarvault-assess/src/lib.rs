@@ -13,6 +13,7 @@ pub mod inventory;
 pub mod load;
 pub mod model;
 pub mod oscal;
+pub mod release;
 pub mod render;
 pub mod report;
 pub mod rules;

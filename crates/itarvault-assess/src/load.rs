@@ -348,10 +348,13 @@ fn meaning(v: &Value, out: &mut Vec<Problem>) {
     };
     for (name, field) in [
         ("people", "citizenships"),
+        ("people", "former_citizenships"),
+        ("people", "permanent_residence"),
         ("people", "work_country"),
         ("authorizations", "countries"),
         ("systems", "location_country"),
         ("vendors", "ownership_country"),
+        ("incidents", "countries"),
     ] {
         each(name, field, &mut countries);
     }
@@ -379,7 +382,7 @@ fn meaning(v: &Value, out: &mut Vec<Problem>) {
         }
     };
     each("systems", "labels", &mut |p, x| {
-        parse_as(p, x, &|t| t.to_string(), "a label (shared/spec/labels.md)")
+        parse_as(p, x, &|t| t.to_string(), "a label (`ITAR:XI`, `EAR:9E003`, `EAR99` or `PUBLIC`, with optional `;CUI`, `;DIST:D`, `;program=` modifiers)")
     });
     each("authorizations", "usml_categories", &mut |p, x| {
         parse_as(p, x, &|t| format!("ITAR:{t}"), "a USML category (I-XXI)")
@@ -393,6 +396,22 @@ fn meaning(v: &Value, out: &mut Vec<Problem>) {
             .and_then(itarvault_policy::data::parse_ymd)
     };
     for (i, a) in list("authorizations").iter().enumerate() {
+        let exemption = a.get("exemption").and_then(Value::as_str);
+        match (a.get("type").and_then(Value::as_str), exemption) {
+            (Some("exemption"), Some(section))
+                if itarvault_policy::scope::normalize_section(section).is_none() =>
+            {
+                out.push(Problem {
+                    path: format!("authorizations[{i}].exemption"),
+                    reason: format!("`{section}` is not a section of 22 CFR parts 120 to 129: write the section claimed, e.g. `125.4(b)(9)`, `126.18`, `126.5`"),
+                });
+            }
+            (Some(kind), Some(_)) if kind != "exemption" => out.push(Problem {
+                path: format!("authorizations[{i}].exemption"),
+                reason: format!("only type `exemption` claims a section; a `{kind}` has none (remove the key or set it to null)"),
+            }),
+            _ => {}
+        }
         if let (Some(from), Some(to)) = (date(a, "valid_from"), date(a, "expires")) {
             if from > to {
                 out.push(Problem {

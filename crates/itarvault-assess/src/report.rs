@@ -3,7 +3,7 @@
 //! (`organization`, `as_of`, `score`, `findings`, `checklist`) plus what an auditor
 //! needs to check the figures.
 
-use crate::checklist::{checklist, sprs_weights, DataError, Kind};
+use crate::checklist::{checklist, cmvp, sprs_weights, DataError, Kind};
 use crate::inventory::{Exception, Inventory};
 use crate::model::{Change, Excepted, Finding, Severity, Status};
 use crate::rules::{self, date, Ctx};
@@ -105,6 +105,8 @@ pub struct Summary {
 /// Assesses `inv` on `as_of`.
 pub fn assess(inv: &Inventory, as_of: Date, mut extra: Extra) -> Result<Report, DataError> {
     let list = checklist()?;
+    // A build whose CMVP dates do not parse is a defect: refuse, as for the checklist.
+    cmvp()?;
     let ctx = Ctx { inv, as_of };
     // Without the regulatory data the location rules cannot see a proscribed country:
     // that is an error, never a pass.
@@ -298,6 +300,15 @@ fn not_applicable(item: &str, inv: &Inventory) -> Option<&'static str> {
             Some("no contract requires CMMC")
         }
         "incidents" if inv.incidents.is_empty() => Some("no incidents recorded"),
+        "ddtc-registration"
+            if inv
+                .organization
+                .activities
+                .as_ref()
+                .is_some_and(|list| !list.iter().any(|a| a.needs_registration())) =>
+        {
+            Some("no recorded activity needs DDTC registration: it is required of manufacturers and exporters (22 CFR 122.1(a)) and brokers (22 CFR 129.3)")
+        }
         _ => None,
     }
 }

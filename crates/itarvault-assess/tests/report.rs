@@ -142,7 +142,7 @@ systems:
     encryption: { at_rest: fips_validated, in_transit: tls_fips, keys: customer_hsm }
     audit_logging: false
 people:
-  - { id: fp, person_status: foreign_person, citizenships: [IN], access: [plm], screened: 2026-01-01, trained: 2026-01-01 }
+  - { id: fp, person_status: foreign_person, citizenships: [IN], work_country: US, access: [plm], screened: 2026-01-01, trained: 2026-01-01 }
 vendors:
   - { id: msp, systems: [nas], foreign_person_access: unknown, offshore_support: false, itar_contract_clause: true, flows_down_to_subcontractors: true }
 "#;
@@ -264,7 +264,7 @@ fn previous_reports_show_new_fixed_and_unchanged() {
     );
     let more = fixed_plm.replace(
         "people:\n",
-        "people:\n  - { id: who, person_status: unknown, access: [nas] }\n",
+        "people:\n  - { id: who, person_status: unknown, work_country: US, access: [nas] }\n",
     );
     let mut after = run(&more, "2026-11-01");
     compare(&mut after, &previous);

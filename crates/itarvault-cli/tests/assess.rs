@@ -53,7 +53,7 @@ systems:
     encryption: { at_rest: non_fips, in_transit: tls, keys: customer_kms }
     audit_logging: true
 people:
-  - { id: fp, person_status: foreign_person, citizenships: [IN], access: [plm], screened: 2026-01-01, trained: 2026-01-01 }
+  - { id: fp, person_status: foreign_person, citizenships: [IN], work_country: US, access: [plm], screened: 2026-01-01, trained: 2026-01-01 }
 exceptions:
   - { id: EX-1, rule: encryption-not-fips, subject: systems/plm, reason: "FIPS KMS migration <ticket 42>", approver: CISO, expires: 2026-12-31 }
 "#;
@@ -97,6 +97,7 @@ fn exit_status_follows_fail_on_and_invalid_inventories_exit_2_with_every_problem
         "people[0].access[0]: `nowhere` is not the id",
         "people[1].id: duplicate id",
         "people[1].work_country: `XX`",
+        "people[0].work_country: required key is missing",
         "incidents[0].discovered: `2026-02-30` is not a date",
     ] {
         assert!(err.contains(want), "missing `{want}` in:\n{err}");
@@ -179,7 +180,7 @@ fn previous_report_marks_new_unchanged_and_fixed() {
         )
         .replace(
             "people:\n",
-            "people:\n  - { id: who, person_status: unknown, access: [plm] }\n",
+            "people:\n  - { id: who, person_status: unknown, work_country: US, access: [plm] }\n",
         );
     std::fs::write(d.path().join("inv.yaml"), text).unwrap();
     let v = json(&assess(
@@ -192,7 +193,7 @@ fn previous_report_marks_new_unchanged_and_fixed() {
         .iter()
         .map(|f| f["rule"].as_str().unwrap())
         .collect();
-    assert_eq!(fixed, vec!["foreign-person-access"]);
+    assert_eq!(fixed, vec!["deemed-export-foreign-person"]);
     let change = |rule: &str| {
         v["findings"]
             .as_array()
@@ -386,8 +387,8 @@ fn the_html_report_renders_in_headless_chromium() {
         "SPRS-style score",
         "staff-us-persons",
         "physical-access",
-        "A foreign person has access to export-controlled data without an authorization",
-        "22 CFR 120.56(a)(2)",
+        "A foreign person can reach export-controlled data that no authorization they hold covers",
+        "22 CFR 120.50(a)(2)",
         "accepted by exception EX-1",
         "FIPS KMS migration &lt;ticket 42&gt;",
     ] {
@@ -409,4 +410,102 @@ fn the_html_report_renders_in_headless_chromium() {
         png.starts_with(b"\x89PNG") && png.len() > 10_000,
         "a blank screenshot"
     );
+}
+
+/// The cases of the issue that made assess and decide agree, through the binary and its
+/// JSON: the engine's rule ids and citations on people, cloud regions as places, the
+/// checks an ITAR program is audited for, and corrected citations.
+#[test]
+fn assess_and_decide_agree_through_the_binary() {
+    const CASES: &str = r#"
+organization:
+  name: MSP Inc
+  as_of: 2026-11-01
+  activities: [service_provider]
+  ddtc_registered: false
+  cmmc: { level_required: 2, status: none }
+  tcp: { documented: false, data_classified: true }
+authorizations:
+  - { id: EX-CN, type: exemption, exemption: null, countries: [CN], usml_categories: [XI], expires: 2027-01-01 }
+  - { id: D85, type: DSP-85, countries: [GB], usml_categories: [XI], expires: 2027-01-01 }
+systems:
+  - id: plm
+    kind: application
+    labels: ["ITAR:XI"]
+    location_country: US
+    provider: aws
+    data_regions: [us-gov-west-1, ap-east-1, mars-north-1]
+    encryption: { at_rest: fips_validated, in_transit: tls_fips, keys: customer_hsm, end_to_end: true, fips_standard: "140-2", fips_certificate: "3615" }
+    audit_logging: true
+people:
+  - { id: us-cn, name: A B, person_status: us_citizen, citizenships: [US], work_country: CN, access: [plm], screened: 2026-01-01, trained: 2026-01-01 }
+  - { id: cn, name: C D, person_status: foreign_person, citizenships: [CN], work_country: US, access: [plm], authorizations: [EX-CN], screened: 2026-01-01, trained: 2026-01-01 }
+  - { id: gb, name: E F, person_status: foreign_person, citizenships: [GB], work_country: US, access: [plm], authorizations: [D85], screened: 2026-01-01, trained: 2026-01-01 }
+incidents:
+  - { id: INC-1, discovered: 2026-10-01, countries: [CN], voluntary_disclosure: none }
+"#;
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(d.path().join("cases.yaml"), CASES).unwrap();
+    let o = assess(&["cases.yaml", "--format", "json"], d.path());
+    assert_eq!(code(&o), 1);
+    let v = json(&o);
+    let findings = v["findings"].as_array().unwrap();
+    let find = |rule: &str, subject: &str| {
+        findings
+            .iter()
+            .find(|f| f["rule"] == rule && f["subject"] == subject)
+            .unwrap_or_else(|| panic!("no {rule} for {subject}"))
+    };
+    let cites = |f: &serde_json::Value| -> Vec<String> {
+        f["citations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c.as_str().unwrap().to_string())
+            .collect()
+    };
+    let located = find("located-in-proscribed-country", "people/us-cn");
+    assert!(cites(located).contains(&"22 CFR 126.1(a)".to_string()));
+    find("proscribed-country-national", "people/cn");
+    let gb = find("deemed-export-foreign-person", "people/gb");
+    assert!(gb["evidence"].as_str().unwrap().contains("DSP-85"));
+    let hk = find("proscribed-location", "systems/plm");
+    assert!(hk["evidence"].as_str().unwrap().contains("ap-east-1"));
+    let unknown = find("unknown-data-region", "systems/plm");
+    assert!(unknown["evidence"]
+        .as_str()
+        .unwrap()
+        .contains("mars-north-1"));
+    find("fips-140-2-historical", "systems/plm");
+    let inc = find("incident-mandatory-disclosure", "incidents/INC-1");
+    assert!(cites(inc).contains(&"22 CFR 126.1(e)(2)".to_string()));
+    let cmmc = cites(find("cmmc-status", "organization"));
+    assert!(
+        cmmc.contains(&"32 CFR 170.16".to_string()) && !cmmc.contains(&"32 CFR 170.18".to_string())
+    );
+    assert!(!cites(find("tcp-current", "organization"))
+        .iter()
+        .any(|c| c.contains("126.18")));
+    assert!(
+        !findings.iter().any(|f| f["rule"] == "ddtc-registration"),
+        "an MSP needs no registration"
+    );
+    let item = |id: &str| {
+        v["checklist"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["item"] == id)
+            .unwrap()["status"]
+            .clone()
+    };
+    assert_eq!(item("ddtc-registration"), "not_applicable");
+    for failing in [
+        "staff-us-persons",
+        "storage-locations",
+        "encryption",
+        "incidents",
+    ] {
+        assert_eq!(item(failing), "fail", "{failing}");
+    }
 }

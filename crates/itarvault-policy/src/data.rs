@@ -1,6 +1,6 @@
 //! Regulatory data: ISO 3166-1 codes, the 22 CFR 126.1 table with dates, EAR Country
-//! Groups E:1/E:2, USML category titles, and the scope of every authorization type and
-//! exemption.
+//! Groups E:1/E:2, USML category titles, the scope of every authorization type and
+//! exemption, and the countries of cloud regions.
 //!
 //! Every file carries an edition header (`title`, `source`, `effective`, `reviewed`) and
 //! is parsed and validated by one function, [`Data::parse`], whether it is the edition
@@ -18,6 +18,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use time::Date;
 
+use crate::regions::{RegionTable, REGIONS_FILE};
 use crate::scope::ScopeTable;
 
 pub const ISO3166_JSON: &str = include_str!("../data/iso3166.json");
@@ -25,6 +26,7 @@ pub const PROSCRIBED_JSON: &str = include_str!("../data/proscribed.json");
 pub const EAR_GROUPS_JSON: &str = include_str!("../data/ear_country_groups.json");
 pub const USML_JSON: &str = include_str!("../data/usml.json");
 pub const AUTHORIZATION_SCOPES_JSON: &str = include_str!("../data/authorization_scopes.json");
+pub const CLOUD_REGIONS_JSON: &str = include_str!("../data/cloud_regions.json");
 
 /// An ISO 3166-1 alpha-2 country code known to the embedded list.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -74,6 +76,7 @@ pub struct DataFiles<'a> {
     pub ear_country_groups: &'a str,
     pub usml: &'a str,
     pub authorization_scopes: &'a str,
+    pub cloud_regions: &'a str,
 }
 
 impl DataFiles<'static> {
@@ -84,6 +87,7 @@ impl DataFiles<'static> {
         ear_country_groups: EAR_GROUPS_JSON,
         usml: USML_JSON,
         authorization_scopes: AUTHORIZATION_SCOPES_JSON,
+        cloud_regions: CLOUD_REGIONS_JSON,
     };
 }
 
@@ -319,6 +323,8 @@ pub struct Data {
     pub ear: EarGroups,
     pub usml: UsmlTable,
     pub scopes: ScopeTable,
+    /// Where each cloud region's data is (the assessor asks; the floor does not).
+    pub regions: RegionTable,
 }
 
 mod raw {
@@ -617,6 +623,7 @@ impl Data {
         let ear = parse_ear(files.ear_country_groups, &codes)?;
         let usml = parse_usml(files.usml)?;
         let scopes = ScopeTable::parse(files.authorization_scopes, &codes)?;
+        let regions = RegionTable::parse(files.cloud_regions, &codes)?;
         Ok(Self {
             iso3166,
             names,
@@ -624,17 +631,19 @@ impl Data {
             ear,
             usml,
             scopes,
+            regions,
         })
     }
 
     /// Each file's name and edition, for printing and for the audit trail.
-    pub fn editions(&self) -> [(&'static str, &Edition); 5] {
+    pub fn editions(&self) -> [(&'static str, &Edition); 6] {
         [
             (ISO_FILE, &self.iso3166),
             (PROSCRIBED_FILE, &self.proscribed.edition),
             (EAR_FILE, &self.ear.edition),
             (USML_FILE, &self.usml.edition),
             (SCOPES_FILE, &self.scopes.edition),
+            (REGIONS_FILE, &self.regions.edition),
         ]
     }
 
@@ -748,6 +757,7 @@ mod tests {
             PROSCRIBED_FILE => PROSCRIBED_JSON,
             EAR_FILE => EAR_GROUPS_JSON,
             USML_FILE => USML_JSON,
+            REGIONS_FILE => CLOUD_REGIONS_JSON,
             _ => AUTHORIZATION_SCOPES_JSON,
         };
         let changed = edit(text);
@@ -757,6 +767,7 @@ mod tests {
             PROSCRIBED_FILE => files.proscribed = &changed,
             EAR_FILE => files.ear_country_groups = &changed,
             USML_FILE => files.usml = &changed,
+            REGIONS_FILE => files.cloud_regions = &changed,
             _ => files.authorization_scopes = &changed,
         }
         Data::parse(&files)
@@ -776,7 +787,14 @@ mod tests {
     /// Every file needs a complete, dated edition header.
     #[test]
     fn every_file_needs_its_edition_header() {
-        for file in [ISO_FILE, PROSCRIBED_FILE, EAR_FILE, USML_FILE, SCOPES_FILE] {
+        for file in [
+            ISO_FILE,
+            PROSCRIBED_FILE,
+            EAR_FILE,
+            USML_FILE,
+            SCOPES_FILE,
+            REGIONS_FILE,
+        ] {
             let text = refused(file, |t| t.replacen("\"reviewed\"", "\"checked\"", 1));
             assert!(
                 text.contains("checked") || text.contains("reviewed"),
@@ -911,6 +929,34 @@ mod tests {
             text.contains("rows of `exemptions` have `section`"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn the_region_table_is_validated_strictly() {
+        let text = refused(REGIONS_FILE, |t| {
+            t.replacen("\"countries\": [\"HK\"]", "\"countries\": [\"XX\"]", 1)
+        });
+        assert!(text.contains("`XX` is not an assigned"), "{text}");
+        let text = refused(REGIONS_FILE, |t| {
+            t.replacen("\"countries\": [\"HK\"]", "\"countries\": []", 1)
+        });
+        assert!(text.contains("names no country"), "{text}");
+        let text = refused(REGIONS_FILE, |t| {
+            t.replacen("\"region\": \"eastus2\"", "\"region\": \"East US 2\"", 1)
+        });
+        assert!(text.contains("as the API writes it"), "{text}");
+        let text = refused(REGIONS_FILE, |t| {
+            t.replacen("\"region\": \"us-east-2\"", "\"region\": \"us-east-1\"", 1)
+        });
+        assert!(text.contains("listed twice"), "{text}");
+        refused(REGIONS_FILE, |t| {
+            t.replacen(
+                "\"region\": \"us-east-2\",",
+                "\"region\": \"us-east-2\", \"zone\": 1,",
+                1,
+            )
+        });
+        refused(REGIONS_FILE, |t| t.replacen("\"aws\": [", "\"AWS\": [", 1));
     }
 
     /// A valid newer edition loads and changes what the table says.

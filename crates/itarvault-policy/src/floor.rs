@@ -178,10 +178,12 @@ impl Unmet {
 /// meet. Its scope comes from the data table: what it releases, for whom, where.
 fn check<'d>(auth: &Authorization, release: &Release<'d>) -> Result<Cow<'d, str>, Vec<Unmet>> {
     let governing = release.data.scopes.governing(auth).map_err(|UnrecognizedSection(claimed)| {
-        vec![Unmet::new(
-            "exemption-not-recognized",
-            format!("`{claimed}` is not a section of 22 CFR parts 120 to 129 (write it as e.g. `125.4(b)(9)`), so the exemption authorizes nothing"),
-        )]
+        let detail = if claimed.trim().is_empty() {
+            "the exemption record claims no section (write the section claimed, e.g. `125.4(b)(9)`), so it authorizes nothing".to_owned()
+        } else {
+            format!("`{claimed}` is not a section of 22 CFR parts 120 to 129 (write it as e.g. `125.4(b)(9)`), so the exemption authorizes nothing")
+        };
+        vec![Unmet::new("exemption-not-recognized", detail)]
     })?;
     let scope = governing.scope;
     let Some(jurisdiction) = release.juris.jurisdiction() else {
@@ -974,6 +976,27 @@ mod tests {
         assert_eq!(
             decision.reasons[0].cite,
             "22 CFR 120.50(a)(2); 22 CFR 120.50(b); 22 CFR 125.4(b)(3)"
+        );
+    }
+
+    /// A record built without the parser (the assessor builds its requests from typed
+    /// facts) may claim no section: it authorizes nothing, and says why.
+    #[test]
+    fn an_exemption_claiming_no_section_authorizes_nothing() {
+        let mut request = read_by(
+            "GB",
+            "US",
+            json!({ "id": "EX", "type": "exemption", "exemption": "126.7", "countries": ["GB"],
+                    "usml_categories": ["XI"], "expires": "2027-01-01" }),
+        );
+        assert!(evaluate(&request).is_allow(), "126.7 covers a GB national");
+        request.principal.authorizations[0].exemption = None;
+        let decision = evaluate(&request);
+        assert!(!decision.is_allow());
+        assert!(
+            decision.explain().contains("claims no section"),
+            "{}",
+            decision.explain()
         );
     }
 

@@ -2,8 +2,8 @@
 //!
 //! The regulatory floor (22 CFR 120-130, 15 CFR 730-774) is Rust code that cites its
 //! sections; the regulatory data (126.1 table with dates, Country Groups, USML titles,
-//! ISO codes, and what each authorization type and exemption can authorize) is embedded
-//! from `data/`, each file with its edition. Every outcome is a [`Decision`] with
+//! ISO codes, what each authorization type and exemption can authorize, and where cloud
+//! regions are) is embedded from `data/`, each file with its edition. Every outcome is a [`Decision`] with
 //! reasons, never an error: a rule that cannot be evaluated denies. Pure computation, no
 //! I/O. The request and response format, and every rule, are in `docs/rules.md`.
 //!
@@ -30,6 +30,7 @@ pub mod decision;
 pub mod floor;
 pub mod model;
 pub mod org;
+pub mod regions;
 pub mod residency;
 pub mod scope;
 pub mod wire;

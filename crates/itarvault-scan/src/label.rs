@@ -9,14 +9,23 @@ use itarvault_format::{Control, Label};
 use std::fmt;
 
 /// How restrictive a control is: classified > ITAR > EAR (ECCN) > EAR99 > none.
+///
+/// `Export` sits between EAR and ITAR: export-controlled, but which regime is not said
+/// (the destination control statement alone). A label satisfies it with either
+/// regime: see [`Rank::satisfied_by`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Rank {
     None,
     Ear99,
     Ear,
+    Export,
     Itar,
     Classified,
 }
+
+/// The suggestion for content marked export-controlled without its regime. Not a label
+/// the vault stores: a person picks ITAR and its category, or EAR and its ECCN.
+pub const EXPORT_CONTROLLED: &str = "EXPORT-CONTROLLED";
 
 impl Rank {
     pub fn of_label(label: &Label) -> Self {
@@ -28,30 +37,53 @@ impl Rank {
         }
     }
 
-    /// The rank the findings imply. A CUI export-controlled banner or a distribution
-    /// statement without any jurisdiction marking counts as ITAR: the marking says the
-    /// data is export-controlled and ITAR is the reading that cannot under-protect it.
+    /// The rank the findings imply. A CUI export-controlled banner or a DoD
+    /// distribution statement (B-F, its letter captured) without any jurisdiction
+    /// marking counts as ITAR: the marking says the data is export-controlled and ITAR
+    /// is the reading that cannot under-protect it. A destination control statement
+    /// (a `DISTRIBUTION` marking without a letter: 15 CFR 758.6(a)(1) and 22 CFR
+    /// 123.9(b)(1)(iv) are one text) says the data is export-controlled and not under
+    /// which regime: `Export`, unless an ECCN or USML marking says which.
     pub fn of_findings(findings: &[Finding]) -> Self {
         let has = |i: Implies| findings.iter().any(|f| f.implies == i);
+        let dod_statement = findings
+            .iter()
+            .any(|f| f.implies == Implies::Distribution && f.distribution.is_some());
+        let destination_control = findings
+            .iter()
+            .any(|f| f.implies == Implies::Distribution && f.distribution.is_none());
         if has(Implies::Classified) {
             Self::Classified
         } else if has(Implies::Itar) {
             Self::Itar
         } else if has(Implies::Ear) {
             Self::Ear
-        } else if has(Implies::Cui) || has(Implies::Distribution) {
+        } else if has(Implies::Cui) || dod_statement {
             Self::Itar
+        } else if destination_control {
+            Self::Export
         } else if has(Implies::Ear99) {
             Self::Ear99
         } else {
             Self::None
         }
     }
+
+    /// Whether a label of rank `declared` protects content of this rank: at least as
+    /// restrictive, where `Export` is protected by an EAR (ECCN) or an ITAR label.
+    pub fn satisfied_by(self, declared: Self) -> bool {
+        match self {
+            Self::Export => declared >= Self::Ear,
+            implied => declared >= implied,
+        }
+    }
 }
 
-/// The label the findings suggest, in the syntax of `shared/spec/labels.md`:
-/// `CLASSIFIED` for a classification banner, `ITAR` (or `EAR`) when the jurisdiction
-/// is marked but no category (or ECCN) is, and `None` when nothing was found.
+/// The label the findings suggest, in the vault's label syntax: `CLASSIFIED` for a
+/// classification banner, `ITAR` (or `EAR`) when the jurisdiction is marked but no
+/// category (or ECCN) is, [`EXPORT_CONTROLLED`] when the content is marked
+/// export-controlled and nothing says under which regime, and `None` when nothing was
+/// found.
 pub fn suggest(findings: &[Finding]) -> Option<String> {
     let control = match Rank::of_findings(findings) {
         Rank::None => return None,
@@ -74,6 +106,7 @@ pub fn suggest(findings: &[Finding]) -> Option<String> {
             .map(|e| format!("EAR:{e}"))
             .filter(|l| l.parse::<Label>().is_ok())
             .unwrap_or_else(|| "EAR".into()),
+        Rank::Export => EXPORT_CONTROLLED.into(),
         Rank::Ear99 => "EAR99".into(),
     };
     let mut label = control;
@@ -123,6 +156,9 @@ impl Conflict {
     pub fn hint(&self) -> String {
         match self {
             Self::Classified { .. } => "do not retry: report the spill to your facility security officer (32 CFR 117.8)".into(),
+            Self::Mislabelled { suggested, .. } if suggested.starts_with(EXPORT_CONTROLLED) => format!(
+                "the content is marked export-controlled (`{suggested}`) without saying under which regime: upload with its ITAR label (USML category) or EAR label (ECCN), as its classification says; if the marking is stale, correct the document first"
+            ),
             Self::Mislabelled { suggested, .. } => format!(
                 "if the marking is right, upload with the label `{suggested}` (a person picks the category where it says only ITAR); if the marking is stale, correct the document first"
             ),
@@ -176,9 +212,11 @@ pub fn check(declared: &Label, findings: &[Finding]) -> Result<(), Conflict> {
                 rules: rules_for(&|f| f.implies == Implies::Classified),
             })
         }
-        implied if implied > declared_rank => {
+        implied if !implied.satisfied_by(declared_rank) => {
             let one = |f: &Finding| Rank::of_findings(std::slice::from_ref(f));
-            return Err(mislabelled(rules_for(&|f| one(f) > declared_rank)));
+            return Err(mislabelled(rules_for(&|f| {
+                !one(f).satisfied_by(declared_rank)
+            })));
         }
         _ => {}
     }

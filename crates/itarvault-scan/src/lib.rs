@@ -30,6 +30,7 @@ pub mod walk;
 pub use extract::{Budget, Unchecked, Unreadable};
 pub use label::{
     check, decide_upload, suggest, Conflict, OnMismatch, Rank, Refusal, UploadDecision,
+    EXPORT_CONTROLLED,
 };
 pub use matcher::{Finding, Scanner, Stream};
 pub use rules::{Confidence, Implies, RuleError};

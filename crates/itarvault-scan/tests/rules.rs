@@ -9,7 +9,7 @@
 
 use itarvault_format::Label;
 use itarvault_scan::rules::{RuleFile, BUILTIN_RULES};
-use itarvault_scan::{check, suggest, Conflict, Finding, Implies, Scanner};
+use itarvault_scan::{check, suggest, Conflict, Finding, Implies, Scanner, EXPORT_CONTROLLED};
 use proptest::prelude::*;
 
 fn scanner() -> Scanner {
@@ -184,6 +184,68 @@ fn uploads_are_checked_against_their_content() {
             check(&lab(l), &banner),
             Err(Conflict::Classified { .. })
         ));
+    }
+}
+
+const DCS: &str = "These items are controlled by the U.S. Government and authorized for export only to the country of ultimate destination for use by the ultimate consignee or end-user(s) herein identified. They may not be resold, transferred, or otherwise disposed of, to any other country or to any person other than the authorized ultimate consignee or end-user(s), either in their original form or after being incorporated into other items, without first obtaining approval from the U.S. government or as otherwise authorized by U.S. law and regulations.";
+
+/// The destination control statement in force since 2016-09-01 is one text for the EAR
+/// (15 CFR 758.6(a)(1)) and the ITAR (22 CFR 123.9(b)(1)(iv)): it marks the content
+/// export-controlled, and the ECCN or USML entry beside it says under which regime.
+#[test]
+fn the_current_destination_control_statement_does_not_decide_the_regime() {
+    let f = find(DCS);
+    let dcs: Vec<&Finding> = f
+        .iter()
+        .filter(|x| x.rule == "export-destination-control")
+        .collect();
+    assert_eq!(dcs.len(), 1, "{f:?}");
+    assert_eq!(dcs[0].implies, Implies::Distribution);
+    assert_eq!(dcs[0].cite, "15 CFR 758.6(a)(1); 22 CFR 123.9(b)(1)(iv)");
+    assert!(dcs[0].distribution.is_none());
+    assert!(
+        !f.iter().any(|x| x.rule == "ear-destination-control"),
+        "the pre-2016 rule matches only the old wording"
+    );
+    let label = |t: &str| suggest(&find(t));
+    assert_eq!(label(DCS), Some(EXPORT_CONTROLLED.into()));
+    assert_eq!(
+        label(&format!("{DCS}\nECCN 9E003")),
+        Some("EAR:9E003".into())
+    );
+    assert_eq!(
+        label(&format!("{DCS}\nUSML Category XIX(f)")),
+        Some("ITAR:XIX(f)".into())
+    );
+    // A DoD distribution statement (with its letter) still reads as ITAR.
+    assert_eq!(
+        label(&format!("{DCS}\nDISTRIBUTION STATEMENT D. Distribution authorized to the Department of Defense and U.S. DoD contractors only.")),
+        Some("ITAR;DIST:D".into())
+    );
+    // The old wording still reads as the EAR, as before.
+    assert_eq!(
+        label("These commodities were exported from the United States in accordance with the Export Administration Regulations. Diversion contrary to U.S. law prohibited."),
+        Some("EAR".into())
+    );
+    // Upload check: either regime's label protects it; EAR99 and PUBLIC do not.
+    let lab = |s: &str| s.parse::<Label>().unwrap();
+    let content = find(DCS);
+    assert!(check(&lab("EAR:9E003"), &content).is_ok());
+    assert!(check(&lab("ITAR:XI"), &content).is_ok());
+    for l in ["EAR99", "PUBLIC"] {
+        let Err(Conflict::Mislabelled {
+            suggested, rules, ..
+        }) = check(&lab(l), &content)
+        else {
+            panic!("{l} passed content marked export-controlled")
+        };
+        assert_eq!(suggested, EXPORT_CONTROLLED);
+        assert_eq!(rules, ["export-destination-control"]);
+        let hint = check(&lab(l), &content).unwrap_err().hint();
+        assert!(
+            hint.contains("ITAR label") && hint.contains("EAR label"),
+            "{hint}"
+        );
     }
 }
 

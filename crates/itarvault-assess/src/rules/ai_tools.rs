@@ -1,28 +1,22 @@
-//! AI and collaboration tools that process controlled data: approved, in US regions,
-//! and with no standing operator access.
+//! AI and collaboration tools that process controlled data: approved, in US regions
+//! (looked up in the region table: a region name is not a place, and an unknown one
+//! does not pass), never in a 126.1 country, and with no standing operator access.
 
-use super::{Ctx, Hit, Rule};
+use super::regions::{place, Placed};
+use super::{Check, Ctx, Hit, Rule};
 use crate::inventory::{Environment, OperatorAccess, Tristate};
 use crate::model::Severity;
+use itarvault_policy::data::data;
 
 pub static RULE: Rule = Rule {
     id: "ai-tool-controlled-data",
     checklist: "ai-collaboration",
     severity: Severity::High,
     title: "An AI or collaboration tool processes export-controlled data where it is not approved or not safe",
-    citations: &["22 CFR 120.50(a)", "22 CFR 120.56(a)(2)", "NIST SP 800-171 3.1.3", "CMMC AC.L2-3.1.3"],
-    remediation: "Block controlled data from the tool, or approve it only in a US government-cloud region with no standing operator access.",
-    check,
+    citations: &["22 CFR 120.50(a)", "22 CFR 120.56(a)(2)", "22 CFR 120.54(a)(5)(iv)", "NIST SP 800-171 3.1.3", "CMMC AC.L2-3.1.3"],
+    remediation: "Block controlled data from the tool, or approve it only in a US government-cloud region (named as the provider's API names it) with no standing operator access.",
+    check: Check::Facts(check),
 };
-
-/// Whether a cloud region name reads as a US region (`us-gov-west-1`, `usgovvirginia`,
-/// `us-east-1`, `eastus2`, `centralus`).
-fn us_region(r: &str) -> bool {
-    let r = r.to_ascii_lowercase();
-    r.starts_with("us")
-        || r.trim_end_matches(|c: char| c.is_ascii_digit())
-            .ends_with("us")
-}
 
 fn check(ctx: &Ctx) -> Vec<Hit> {
     let mut hits = Vec::new();
@@ -31,6 +25,8 @@ fn check(ctx: &Ctx) -> Vec<Hit> {
             continue;
         }
         let mut why = Vec::new();
+        let mut severity = None;
+        let mut citations = Vec::new();
         if matches!(t.processes_controlled_data, Tristate::Unknown(_)) {
             why.push("nobody knows whether it processes controlled data".to_string());
         }
@@ -40,8 +36,33 @@ fn check(ctx: &Ctx) -> Vec<Hit> {
         if t.environment == Some(Environment::Commercial) {
             why.push("commercial environment".into());
         }
-        if let Some(r) = t.data_regions.iter().find(|r| !us_region(r)) {
-            why.push(format!("data region `{r}` is not in the US"));
+        for region in &t.data_regions {
+            match place(t.provider, region) {
+                Placed::Unknown {
+                    region,
+                    why: unknown,
+                } => why.push(format!(
+                    "data region `{region}` has no known country ({unknown})"
+                )),
+                Placed::Known { region, countries } => {
+                    for c in countries.iter().filter(|c| c.as_str() != "US") {
+                        match data().and_then(|d| d.proscribed_on(*c, ctx.as_of)) {
+                            Some(entry) => {
+                                severity = Some(Severity::Critical);
+                                if !citations.contains(&entry.cite()) {
+                                    citations.push(entry.cite());
+                                }
+                                why.push(format!(
+                                    "{region} is in `{c}` ({}), a proscribed country ({})",
+                                    entry.name,
+                                    entry.cite()
+                                ));
+                            }
+                            None => why.push(format!("{region} is in `{c}`, not the US")),
+                        }
+                    }
+                }
+            }
         }
         match t.operator_access {
             OperatorAccess::Standing => why.push("the operator has standing access".into()),
@@ -52,35 +73,11 @@ fn check(ctx: &Ctx) -> Vec<Hit> {
             hits.push(Hit {
                 subject: format!("ai_tools/{}", t.id),
                 evidence: why.join("; "),
-                severity: None,
+                severity,
                 partial: false,
+                citations,
             });
         }
     }
     hits
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn us_regions_are_recognised() {
-        for r in [
-            "us-gov-west-1",
-            "usgovvirginia",
-            "us-east-1",
-            "eastus2",
-            "centralus",
-        ] {
-            assert!(super::us_region(r), "{r}");
-        }
-        for r in [
-            "europe-west1",
-            "eu-west-1",
-            "australiaeast",
-            "westeurope",
-            "asia-east1",
-        ] {
-            assert!(!super::us_region(r), "{r}");
-        }
-    }
 }

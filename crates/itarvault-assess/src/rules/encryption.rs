@@ -1,7 +1,7 @@
 //! Controlled data without FIPS-validated encryption at rest and in transit.
 
-use super::{controlled, Ctx, Hit, Rule};
-use crate::inventory::{AtRest, InTransit};
+use super::{controlled, Check, Ctx, Hit, Rule};
+use crate::inventory::{AtRest, FipsStandard, InTransit};
 use crate::model::Severity;
 
 pub static RULE: Rule = Rule {
@@ -11,7 +11,7 @@ pub static RULE: Rule = Rule {
     title: "Export-controlled data is not protected by FIPS-validated encryption at rest and in transit",
     citations: &["22 CFR 120.54(a)(5)(iii)", "NIST SP 800-171 3.13.11", "NIST SP 800-171 3.13.8", "NIST SP 800-171 3.13.16", "CMMC SC.L2-3.13.11"],
     remediation: "Encrypt at rest with a FIPS 140 validated module and use TLS from a FIPS 140 validated module in transit; record the module and certificate.",
-    check,
+    check: Check::Facts(check),
 };
 
 fn check(ctx: &Ctx) -> Vec<Hit> {
@@ -41,6 +41,14 @@ fn check(ctx: &Ctx) -> Vec<Hit> {
                         why.push("in transit: none".into());
                     }
                 }
+                let claims_fips =
+                    e.at_rest == AtRest::FipsValidated || e.in_transit == InTransit::TlsFips;
+                if claims_fips && e.fips_standard == Some(FipsStandard::None) {
+                    why.push(
+                        "recorded as FIPS validated, but fips_standard is none: no validated module is named"
+                            .into(),
+                    );
+                }
                 (why, none.then_some(Severity::High))
             }
         };
@@ -50,6 +58,7 @@ fn check(ctx: &Ctx) -> Vec<Hit> {
                 evidence: why.join("; "),
                 severity,
                 partial: severity.is_none(),
+                citations: Vec::new(),
             });
         }
     }

@@ -1,7 +1,9 @@
 //! The assessment rules, one module each. A rule looks at the inventory on the
-//! assessment date and returns its hits; [`run`] turns hits into findings.
+//! assessment date and returns its hits; [`run`] turns hits into findings. Whether a
+//! person may receive data is not decided here: the policy engine decides it
+//! ([`crate::release`]) and `engine` turns its denials into hits.
 
-use crate::inventory::{Authorization, Inventory, Person, PersonStatus, System};
+use crate::inventory::{Inventory, Person, System};
 use crate::model::{finding_id, Finding, Severity};
 use itarvault_format::{Control, Label};
 use time::Date;
@@ -11,16 +13,16 @@ mod audit_logging;
 mod cmmc;
 mod ddtc_registration;
 mod encryption;
-mod foreign_person_access;
+mod engine;
+mod fips_historical;
 mod incidents;
 mod non_us_location;
 mod proscribed_location;
 mod provider_access;
+mod regions;
 mod remote_access;
 mod tcp;
 mod training;
-mod unknown_person_status;
-mod unmatched_authorization;
 mod unscreened_person;
 mod vendors;
 
@@ -41,6 +43,19 @@ pub struct Hit {
     /// The control is in place but not to the standard (encryption that is not FIPS
     /// validated): the SPRS score deducts the methodology's partial value.
     pub partial: bool,
+    /// Citations of this hit in particular (the engine's, a CMMC level's section),
+    /// listed before the rule's own.
+    pub citations: Vec<String>,
+}
+
+/// How a rule finds its hits.
+#[derive(Debug, Clone, Copy)]
+pub enum Check {
+    /// From the inventory's facts.
+    Facts(fn(&Ctx) -> Vec<Hit>),
+    /// The policy engine's denials with the rule's id: the id, message and citation
+    /// are the engine's (`engine`).
+    Engine,
 }
 
 /// A rule: its id, the checklist item it belongs to, citations (ITAR or EAR section,
@@ -53,55 +68,85 @@ pub struct Rule {
     pub title: &'static str,
     pub citations: &'static [&'static str],
     pub remediation: &'static str,
-    pub check: fn(&Ctx) -> Vec<Hit>,
+    pub check: Check,
 }
 
 /// Every rule, in report order.
-pub fn all() -> [&'static Rule; 17] {
+pub fn all() -> [&'static Rule; 24] {
     [
         &tcp::RULE,
-        &foreign_person_access::RULE,
-        &unmatched_authorization::RULE,
-        &unknown_person_status::RULE,
+        &engine::LOCATED_IN_PROSCRIBED_COUNTRY,
+        &engine::PROSCRIBED_COUNTRY_NATIONAL,
+        &engine::DEEMED_EXPORT,
+        &engine::US_PERSON_ABROAD,
+        &engine::NO_CITIZENSHIP,
+        &engine::EAR99_EMBARGOED,
+        &engine::UNKNOWN_STATUS,
         &unscreened_person::RULE,
         &training::RULE,
         &proscribed_location::RULE,
         &non_us_location::RULE,
+        &regions::RULE,
         &provider_access::RULE,
         &encryption::RULE,
+        &fips_historical::RULE,
         &remote_access::RULE,
         &vendors::RULE,
         &ai_tools::RULE,
         &audit_logging::RULE,
         &ddtc_registration::RULE,
         &cmmc::RULE,
+        &incidents::MANDATORY,
         &incidents::RULE,
     ]
 }
 
 /// Runs every rule; findings come out sorted by severity (most severe first), then id.
+/// The engine is asked once for every person, system and label.
 pub fn run(ctx: &Ctx) -> Vec<Finding> {
-    let mut out: Vec<Finding> = all()
-        .iter()
-        .flat_map(|r| {
-            (r.check)(ctx).into_iter().map(move |h| Finding {
-                id: finding_id(r.id, &h.subject),
-                rule: r.id.into(),
-                severity: h.severity.unwrap_or(r.severity),
-                title: r.title.into(),
-                evidence: h.evidence,
-                remediation: r.remediation.into(),
-                citations: r.citations.iter().map(|c| c.to_string()).collect(),
-                checklist: r.checklist.into(),
-                subject: h.subject,
-                partial: h.partial,
-                exception: None,
-                change: None,
-            })
-        })
-        .collect();
+    let releases = crate::release::releases(ctx.inv, ctx.as_of);
+    let mut out: Vec<Finding> = Vec::new();
+    for rule in all() {
+        let hits = match rule.check {
+            Check::Facts(check) => check(ctx),
+            Check::Engine => engine::hits(&releases, rule.id),
+        };
+        out.extend(hits.into_iter().map(|h| finding(rule, h)));
+    }
+    // A denial by an engine rule no entry above describes still counts (fail closed).
+    out.extend(engine::unclaimed(&releases));
     out.sort_by(|a, b| b.severity.cmp(&a.severity).then_with(|| a.id.cmp(&b.id)));
     out
+}
+
+fn finding(rule: &Rule, hit: Hit) -> Finding {
+    let mut citations = hit.citations;
+    for c in rule.citations {
+        // For the engine's rules the regulation is the engine's citation of the
+        // decision (ITAR or EAR, as the data is); the rule's own CFR sections only
+        // describe it in `--list-rules`.
+        let regulation = c.starts_with("22 CFR") || c.starts_with("15 CFR");
+        if matches!(rule.check, Check::Engine) && regulation {
+            continue;
+        }
+        if !citations.iter().any(|known| known == c) {
+            citations.push((*c).to_string());
+        }
+    }
+    Finding {
+        id: finding_id(rule.id, &hit.subject),
+        rule: rule.id.into(),
+        severity: hit.severity.unwrap_or(rule.severity),
+        title: rule.title.into(),
+        evidence: hit.evidence,
+        remediation: rule.remediation.into(),
+        citations,
+        checklist: rule.checklist.into(),
+        subject: hit.subject,
+        partial: hit.partial,
+        exception: None,
+        change: None,
+    }
 }
 
 /// A system's labels (the loader has checked that they parse).
@@ -127,47 +172,6 @@ pub(crate) fn reach<'a>(ctx: &Ctx<'a>, p: &Person) -> Vec<(&'a System, Vec<Label
         .collect()
 }
 
-pub(crate) fn is_foreign(p: &Person) -> bool {
-    p.person_status == PersonStatus::ForeignPerson
-}
-
 pub(crate) fn date(s: Option<&String>) -> Option<Date> {
     s.and_then(|d| itarvault_policy::data::parse_ymd(d))
-}
-
-/// Why `a` does not cover `p` for `labels` on the assessment date, or `None` if it does.
-pub(crate) fn gap(ctx: &Ctx, a: &Authorization, p: &Person, labels: &[Label]) -> Option<String> {
-    if date(a.expires.as_ref()).is_some_and(|e| e < ctx.as_of) {
-        return Some(format!(
-            "`{}` expired on {}",
-            a.id,
-            a.expires.as_deref().unwrap_or("")
-        ));
-    }
-    if date(a.valid_from.as_ref()).is_some_and(|f| f > ctx.as_of) {
-        return Some(format!(
-            "`{}` is valid only from {}",
-            a.id,
-            a.valid_from.as_deref().unwrap_or("")
-        ));
-    }
-    if let Some(c) = p.citizenships.iter().find(|c| !a.countries.contains(c)) {
-        return Some(format!("`{}` does not cover citizenship `{c}`", a.id));
-    }
-    for l in labels {
-        let covered = match l.control() {
-            Control::Itar { category, .. } => {
-                a.usml_categories.iter().any(|c| c == category.roman())
-            }
-            Control::Ear { eccn } => a
-                .eccns
-                .iter()
-                .any(|e| e == eccn.as_str() || eccn.as_str().starts_with(&format!("{e}."))),
-            _ => true,
-        };
-        if !covered {
-            return Some(format!("`{}` does not cover `{l}`", a.id));
-        }
-    }
-    None
 }

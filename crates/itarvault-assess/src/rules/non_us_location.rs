@@ -1,8 +1,10 @@
-//! Controlled data outside the US: allowed only under the 120.54(a)(5) carve-out (end to
-//! end encrypted, FIPS 140 validated, keys no third party holds) and only when the
+//! Controlled data outside the US (its `location_country`, or a cloud data region in
+//! another country): allowed only under the 120.54(a)(5) carve-out (end to end
+//! encrypted, FIPS 140 validated, keys no third party holds) and only when the
 //! organisation's residency mode allows it.
 
-use super::{controlled, Ctx, Hit, Rule};
+use super::regions::system_places;
+use super::{controlled, Check, Ctx, Hit, Rule};
 use crate::inventory::{AtRest, KeyCustody, ResidencyMode};
 use crate::model::Severity;
 
@@ -13,7 +15,7 @@ pub static RULE: Rule = Rule {
     title: "Export-controlled data is outside the US without the end-to-end encryption conditions",
     citations: &["22 CFR 120.54(a)(5)", "15 CFR 734.18(a)(5)", "NIST SP 800-171 3.13.11", "CMMC SC.L2-3.13.11"],
     remediation: "Move the data to a US location, or encrypt it end to end with a FIPS 140 validated module under keys only the organisation holds and set residency_mode to carve_out.",
-    check,
+    check: Check::Facts(check),
 };
 
 fn check(ctx: &Ctx) -> Vec<Hit> {
@@ -27,7 +29,14 @@ fn check(ctx: &Ctx) -> Vec<Hit> {
         .iter()
         .filter(|s| !controlled(s).is_empty())
         .filter_map(|s| {
-            let code = s.location_country.as_deref().filter(|c| *c != "US")?;
+            let abroad: Vec<String> = system_places(s)
+                .into_iter()
+                .filter(|(_, code)| code != "US")
+                .map(|(place, _)| place)
+                .collect();
+            if abroad.is_empty() {
+                return None;
+            }
             let mut missing = Vec::new();
             match &s.encryption {
                 None => missing.push("no encryption recorded".to_string()),
@@ -48,9 +57,10 @@ fn check(ctx: &Ctx) -> Vec<Hit> {
             }
             (!missing.is_empty()).then(|| Hit {
                 subject: format!("systems/{}", s.id),
-                evidence: format!("location_country {code}: {}", missing.join("; ")),
+                evidence: format!("{}: {}", abroad.join("; "), missing.join("; ")),
                 severity: None,
                 partial: false,
+                citations: Vec::new(),
             })
         })
         .collect()

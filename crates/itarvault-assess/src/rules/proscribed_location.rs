@@ -1,9 +1,10 @@
-//! Controlled data stored or processed in a 22 CFR 126.1 country. Even ciphertext may
-//! not go there: the 120.54(a)(5) carve-out excludes those countries.
+//! Controlled data stored or processed in a 22 CFR 126.1 country: the system's
+//! `location_country`, or the country of one of its cloud `data_regions`. Even
+//! ciphertext may not go there: the 120.54(a)(5) carve-out excludes those countries.
 
-use super::{labels, Ctx, Hit, Rule};
+use super::regions::{holds_restricted, system_places};
+use super::{Check, Ctx, Hit, Rule};
 use crate::model::Severity;
-use itarvault_format::Control;
 use itarvault_policy::data::{data, Country};
 
 pub static RULE: Rule = Rule {
@@ -12,8 +13,8 @@ pub static RULE: Rule = Rule {
     severity: Severity::Critical,
     title: "Export-controlled data is stored or processed in a proscribed country",
     citations: &["22 CFR 126.1", "22 CFR 120.54(a)(5)(iv)", "15 CFR 746.1", "NIST SP 800-171 3.1.3", "CMMC AC.L2-3.1.3"],
-    remediation: "Move the data out of the country now and stop the system there; then assess whether a voluntary disclosure is due (22 CFR 127.12).",
-    check,
+    remediation: "Move the data out of the country (and out of the cloud region) now and stop the system there; then decide on the disclosure: mandatory and immediate for a 126.1 country (22 CFR 126.1(e)(2)), and 22 CFR 127.12.",
+    check: Check::Facts(check),
 };
 
 fn check(ctx: &Ctx) -> Vec<Hit> {
@@ -24,20 +25,30 @@ fn check(ctx: &Ctx) -> Vec<Hit> {
         .systems
         .iter()
         // EAR99 data may not go to embargoed countries either (15 CFR 746).
-        .filter(|s| labels(s).any(|l| !matches!(l.control(), Control::Public)))
+        .filter(|s| holds_restricted(s))
         .filter_map(|s| {
-            let code = s.location_country.as_deref()?;
-            let entry = d.proscribed_on(Country::parse(code)?, ctx.as_of)?;
-            Some(Hit {
+            let mut citations = Vec::new();
+            let found: Vec<String> = system_places(s)
+                .into_iter()
+                .filter_map(|(place, code)| {
+                    let entry = d.proscribed_on(Country::parse(&code)?, ctx.as_of)?;
+                    if !citations.contains(&entry.cite()) {
+                        citations.push(entry.cite());
+                    }
+                    Some(format!("{place} ({}, {})", entry.name, entry.cite()))
+                })
+                .collect();
+            (!found.is_empty()).then(|| Hit {
                 subject: format!("systems/{}", s.id),
                 evidence: format!(
-                    "location_country {code} is proscribed on {} ({}); the system holds {}",
+                    "proscribed on {}: {}; the system holds {}",
                     itarvault_policy::data::ymd(ctx.as_of),
-                    entry.cite(),
+                    found.join("; "),
                     s.labels.join(", ")
                 ),
                 severity: None,
                 partial: false,
+                citations,
             })
         })
         .collect()

@@ -2,7 +2,7 @@
 //! access, or keys the provider manages. Provider staff may be foreign persons abroad,
 //! and a third party holding the keys defeats the 120.54(a)(5) carve-out.
 
-use super::{controlled, Ctx, Hit, Rule};
+use super::{controlled, Check, Ctx, Hit, Rule};
 use crate::inventory::{KeyCustody, SupportAccess};
 use crate::model::Severity;
 
@@ -13,7 +13,7 @@ pub static RULE: Rule = Rule {
     title: "The cloud provider can reach export-controlled data (standing support access or provider-managed keys)",
     citations: &["22 CFR 120.56(a)(2)", "22 CFR 120.54(a)(5)(ii)", "DFARS 252.204-7012(b)(2)(ii)(D)", "NIST SP 800-171 3.1.20", "CMMC AC.L2-3.1.20"],
     remediation: "Use a government-cloud tier with US-person support (GovCloud, Azure Government, GCC High), require approval for each provider access (lockbox), and keep the keys in a customer-held HSM or KMS.",
-    check,
+    check: Check::Facts(check),
 };
 
 fn check(ctx: &Ctx) -> Vec<Hit> {
@@ -43,6 +43,7 @@ fn check(ctx: &Ctx) -> Vec<Hit> {
                 ),
                 severity: None,
                 partial: false,
+                citations: Vec::new(),
             })
         })
         .collect()

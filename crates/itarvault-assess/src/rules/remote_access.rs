@@ -1,7 +1,7 @@
 //! Remote access to controlled data must stay in the US, with US persons, behind MFA:
 //! a session opened abroad releases the data abroad.
 
-use super::{controlled, Ctx, Hit, Rule};
+use super::{controlled, Check, Ctx, Hit, Rule};
 use crate::model::Severity;
 
 pub static RULE: Rule = Rule {
@@ -11,7 +11,7 @@ pub static RULE: Rule = Rule {
     title: "Remote access to export-controlled data is not restricted to US persons in the US with MFA",
     citations: &["22 CFR 120.50(a)", "22 CFR 120.56(a)(2)", "NIST SP 800-171 3.1.12", "NIST SP 800-171 3.5.3", "CMMC AC.L2-3.1.12", "CMMC IA.L2-3.5.3"],
     remediation: "Allow remote access only from the US (allowed_countries: [US]), only for screened US persons or people whose authorization covers the data, and only with multi-factor authentication.",
-    check,
+    check: Check::Facts(check),
 };
 
 fn check(ctx: &Ctx) -> Vec<Hit> {
@@ -39,6 +39,7 @@ fn check(ctx: &Ctx) -> Vec<Hit> {
                 evidence: why.join("; "),
                 severity: (!serious).then_some(Severity::Medium),
                 partial: false,
+                citations: Vec::new(),
             });
         }
     }

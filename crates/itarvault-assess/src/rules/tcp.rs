@@ -1,7 +1,10 @@
 //! The technology control program exists, is reviewed yearly, and the data it protects
-//! has been identified and labelled.
+//! has been identified and labelled (technical data, 22 CFR 120.33). The program is how
+//! an organisation keeps that data from the releases to foreign persons that are
+//! exports (22 CFR 120.50(a)(2)). 126.18(c)(2), cited here before, is the screening a
+//! foreign licensee does of its own employees, not a US organisation's program.
 
-use super::{date, Ctx, Hit, Rule};
+use super::{date, Check, Ctx, Hit, Rule};
 use crate::model::Severity;
 
 pub static RULE: Rule = Rule {
@@ -9,9 +12,9 @@ pub static RULE: Rule = Rule {
     checklist: "data-classified-tcp",
     severity: Severity::High,
     title: "The technology control program is missing, stale, or the controlled data is not classified",
-    citations: &["22 CFR 120.33", "22 CFR 126.18(c)(2)", "NIST SP 800-171 3.8.4", "CMMC MP.L2-3.8.4"],
+    citations: &["22 CFR 120.33", "22 CFR 120.50(a)(2)", "NIST SP 800-171 3.8.4", "CMMC MP.L2-3.8.4"],
     remediation: "Document the technology control program, review it at least yearly, and identify and label every controlled item (USML category or ECCN).",
-    check,
+    check: Check::Facts(check),
 };
 
 fn check(ctx: &Ctx) -> Vec<Hit> {
@@ -47,5 +50,6 @@ fn check(ctx: &Ctx) -> Vec<Hit> {
         evidence: why.join("; "),
         severity,
         partial: false,
+        citations: Vec::new(),
     }]
 }

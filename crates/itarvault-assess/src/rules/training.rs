@@ -1,6 +1,6 @@
 //! People with access to controlled data are trained on export control, yearly.
 
-use super::{date, reach, Ctx, Hit, Rule};
+use super::{date, reach, Check, Ctx, Hit, Rule};
 use crate::model::Severity;
 
 pub static RULE: Rule = Rule {
@@ -10,7 +10,7 @@ pub static RULE: Rule = Rule {
     title: "A person with access to export-controlled data has no current export-control training",
     citations: &["22 CFR 120.56", "NIST SP 800-171 3.2.2", "CMMC AT.L2-3.2.2"],
     remediation: "Train the person on the organisation's export-control procedures before access, and yearly after, and record the date under `trained`.",
-    check,
+    check: Check::Facts(check),
 };
 
 fn check(ctx: &Ctx) -> Vec<Hit> {
@@ -29,6 +29,7 @@ fn check(ctx: &Ctx) -> Vec<Hit> {
                 },
                 severity: None,
                 partial: false,
+                citations: Vec::new(),
             })
         })
         .collect()

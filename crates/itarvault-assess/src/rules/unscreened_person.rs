@@ -1,7 +1,7 @@
 //! A person reaches controlled data but nobody recorded verifying their status:
 //! screening comes before access (NIST SP 800-171 3.9.1).
 
-use super::{reach, Ctx, Hit, Rule};
+use super::{reach, Check, Ctx, Hit, Rule};
 use crate::inventory::PersonStatus;
 use crate::model::Severity;
 
@@ -12,7 +12,7 @@ pub static RULE: Rule = Rule {
     title: "A person with access to export-controlled data was never screened",
     citations: &["22 CFR 120.62", "NIST SP 800-171 3.9.1", "CMMC PS.L2-3.9.1"],
     remediation: "Verify and document the person's US-person status (or foreign-person citizenships) and record the date under `screened`.",
-    check,
+    check: Check::Facts(check),
 };
 
 fn check(ctx: &Ctx) -> Vec<Hit> {
@@ -29,6 +29,7 @@ fn check(ctx: &Ctx) -> Vec<Hit> {
             ),
             severity: None,
             partial: false,
+            citations: Vec::new(),
         })
         .collect()
 }

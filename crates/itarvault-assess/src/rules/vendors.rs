@@ -1,7 +1,7 @@
 //! Vendors that touch controlled systems: foreign-person access, offshore support,
 //! foreign ownership, no ITAR clause, no flow-down. `unknown` is a finding too.
 
-use super::{controlled, Ctx, Hit, Rule};
+use super::{controlled, Check, Ctx, Hit, Rule};
 use crate::inventory::{Tristate, UnknownWord};
 use crate::model::Severity;
 
@@ -12,7 +12,7 @@ pub static RULE: Rule = Rule {
     title: "A vendor with access to export-controlled systems is not vetted for export control",
     citations: &["22 CFR 120.56(a)(2)", "22 CFR 120.50(a)", "DFARS 252.204-7012(m)", "NIST SP 800-171 3.1.20", "CMMC AC.L2-3.1.20"],
     remediation: "Confirm in writing that only US persons in the US support these systems, add ITAR/EAR clauses that flow down to subcontractors, or remove the vendor's access.",
-    check,
+    check: Check::Facts(check),
 };
 
 fn check(ctx: &Ctx) -> Vec<Hit> {
@@ -60,6 +60,7 @@ fn check(ctx: &Ctx) -> Vec<Hit> {
             evidence: format!("touches {}: {}", touched.join(", "), bad.join("; ")),
             severity,
             partial: false,
+            citations: Vec::new(),
         });
     }
     hits
