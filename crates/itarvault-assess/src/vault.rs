@@ -22,13 +22,14 @@ pub struct Trail {
 }
 
 /// The rule ids this module reports under (exceptions may name them).
-pub const RULES: [&str; 8] = [
+pub const RULES: [&str; 9] = [
     "vault-fips-inactive",
     "vault-tls-off",
     "vault-tls-dev-certificate",
     "vault-backend-proscribed",
     "vault-backend-abroad-us-only",
     "vault-admin-not-us-person",
+    "vault-bootstrap-mode",
     "vault-audit-not-intact",
     "vault-write-from-proscribed",
 ];
@@ -170,6 +171,18 @@ pub fn findings(
                 citations: &["22 CFR 120.56(a)(2)", "NIST SP 800-171 3.1.5", "CMMC AC.L2-3.1.5"],
             }));
         }
+    }
+    if p.quorum.bootstrap {
+        out.push(finding(Made {
+            rule: "vault-bootstrap-mode",
+            checklist: "staff-us-persons",
+            severity: Severity::High,
+            subject: "vault/quorum".into(),
+            title: "The vault is in bootstrap mode: one administrator acts alone",
+            evidence: "no quorum has been adopted (`quorum.approvers` is empty): the admin registers people, issues their first tokens and binds their credentials without anyone else's approval, so the admin can create a US person and hold its token".into(),
+            remediation: "Configure `quorum.approvers` (N people) and `quorum.required` (M < N) and restart: the first start with a quorum ends bootstrap mode for good.",
+            citations: &["22 CFR 120.56(a)(2)", "NIST SP 800-171 3.1.4", "CMMC AC.L2-3.1.4"],
+        }));
     }
     match trail {
         Err(why) => errors.push((

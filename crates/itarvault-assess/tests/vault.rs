@@ -90,6 +90,7 @@ fn every_vault_rule_fires_on_the_posture_it_describes() {
         )
         .unwrap(),
     );
+    p.quorum.bootstrap = true;
     p.admins.push(serde_json::from_value(json!({ "id": "omar", "roles": ["operator"], "person_status": "foreign_person", "citizenships": ["IN"] })).unwrap());
     let mut report = intact();
     report.head_checked = false;

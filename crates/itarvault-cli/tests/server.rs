@@ -1784,6 +1784,11 @@ fn the_vault_assesses_itself_and_writes_the_carve_out_evidence() {
         "{rules:?}"
     );
     assert!(!rules.iter().any(|(_, s)| *s == "vault/principals/audra"));
+    // The cast runs under a quorum: no admin acts alone.
+    assert!(
+        !rules.iter().any(|(r, _)| *r == "vault-bootstrap-mode"),
+        "{rules:?}"
+    );
     assert_eq!(
         rules.contains(&("vault-fips-inactive", "vault/fips")),
         !fips,
