@@ -325,6 +325,7 @@ impl Vault {
         intent: &Intent,
         event: &mut Event,
     ) -> Result<Target, Error> {
+        self.check_epoch(route)?;
         match route.permission {
             Permission::Public | Permission::Authenticated => Ok(Target::Nothing),
             Permission::Roles(roles) => {

@@ -38,6 +38,9 @@ pub enum Operation {
     /// Registers a principal: always for one holding the `admin` role, for everyone
     /// when the organisation says so (`quorum.principals`).
     PrincipalAdd { principal: NewPrincipal },
+    /// Accepts a restore from backup: the audit trail's restore epoch begun at record
+    /// `seq` (docs/audit.md#restore).
+    AuditRestore { seq: u64 },
 }
 
 fn json(v: &impl Serialize) -> String {
@@ -71,6 +74,9 @@ impl QuorumOperation for Operation {
             Self::PrincipalAdd { principal } => {
                 format!("register principal {}", json(principal))
             }
+            Self::AuditRestore { seq } => format!(
+                "accept the restore from backup recorded at audit seq {seq}: the vault continues from the backup, and the audit records the witness saw after the backup's end are declared lost from the log (the witness keeps them)"
+            ),
         }
     }
 
@@ -83,6 +89,7 @@ impl QuorumOperation for Operation {
             Self::AuthorizationAdd { .. } => "authorization_add",
             Self::PoliciesSet { .. } => "policies_set",
             Self::PrincipalAdd { .. } => "principal_add",
+            Self::AuditRestore { .. } => "audit_restore",
         }
     }
 }
@@ -271,6 +278,7 @@ impl Vault {
     /// Validates (`apply == false`) or performs an operation. The same code does both,
     /// so a proposal that was valid when proposed fails only if the world changed since.
     fn run(&self, op: &Operation, apply: bool) -> Result<String, Error> {
+        self.check_epoch_operation(op)?;
         let keys = |e: itarvault_keys::KeyError| Error::invalid("key", e.to_string());
         match op {
             Operation::KeyDisable { key } => {
@@ -355,6 +363,7 @@ impl Vault {
                     rec.id, rec.roles
                 ))
             }
+            Operation::AuditRestore { seq } => self.run_audit_restore(*seq, apply),
         }
     }
 
