@@ -51,6 +51,7 @@ fn put(seq: u64, time: &str, country: &str, outcome: &str) -> Record {
         time: time.into(),
         prev: String::new(),
         event: e,
+        restore: None,
         key_id: None,
         sig: None,
     }

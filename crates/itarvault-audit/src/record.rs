@@ -102,8 +102,13 @@ pub struct Record {
     /// SHA-256 (hex) of the previous record's line, or [`GENESIS`].
     pub prev: String,
     pub event: Event,
+    /// Only on `restore` records: where the restored log ended and how far the witness
+    /// had seen the log go (see [`Restore`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restore: Option<Restore>,
     /// For `checkpoint` records: the signing key's id and the signature over
-    /// (seq, prev, time) — which covers every record before this one.
+    /// (seq, prev, time) — which covers every record before this one. For `restore`
+    /// records: the signature over the whole record ([`record_message`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -119,6 +124,17 @@ pub(crate) fn rfc3339(t: OffsetDateTime) -> String {
 /// The message a checkpoint signature covers.
 pub(crate) fn checkpoint_message(seq: u64, prev: &str, time: &str) -> Vec<u8> {
     signed_message(b"itarvault-audit-checkpoint-v1\0", seq, prev, time)
+}
+
+/// The message a `restore` record's signature covers: the record's canonical line
+/// without `sig` (so every field, the named heads included, is signed).
+pub(crate) fn record_message(record: &Record) -> Vec<u8> {
+    let mut unsigned = record.clone();
+    unsigned.sig = None;
+    let mut m = b"itarvault-audit-record-v1\0".to_vec();
+    // A struct of strings and integers always serializes.
+    m.extend_from_slice(&serde_json::to_vec(&unsigned).unwrap_or_default());
+    m
 }
 
 /// The message a head signature covers.
@@ -194,6 +210,7 @@ impl Chain {
             time: rfc3339(at),
             prev: self.prev.clone(),
             event,
+            restore: None,
             key_id: None,
             sig: None,
         };
@@ -214,10 +231,81 @@ impl Chain {
             time,
             prev: self.prev.clone(),
             event: Event::new("checkpoint", "ok"),
+            restore: None,
             key_id: Some(signer.key_id().to_owned()),
             sig: Some(hex::encode(sig)),
         };
         Ok(self.push(&record))
+    }
+
+    /// Begins a restore epoch: the log (restored from a backup) ends here, but the
+    /// witness saw it reach `witnessed`. Appends a signed `restore` record with outcome
+    /// `pending` whose `seq` continues *after* the witnessed head, so that no sequence
+    /// number the witness holds is ever reused, and whose `prev` chains to the restored
+    /// log. Records `last_seq + 1 ..= witnessed.seq` are named as lost, not hidden.
+    pub fn begin_restore(
+        &mut self,
+        signer: &Signer,
+        witnessed: Anchor,
+        event: Event,
+        at: OffsetDateTime,
+    ) -> Result<Vec<u8>, RestoreError> {
+        if witnessed.seq <= self.last_seq() {
+            return Err(RestoreError::NotBehind {
+                log: self.last_seq(),
+                witnessed: witnessed.seq,
+            });
+        }
+        let restore = Restore {
+            restored: self.anchor(),
+            witnessed,
+        };
+        self.next_seq = restore.witnessed.seq.saturating_add(1);
+        Ok(self.signed_restore(signer, restore, event, "pending", at)?)
+    }
+
+    /// Records that a quorum approved the restore `restore` (as a pending `restore`
+    /// record stated it): a signed `restore` record with outcome `ok`, in sequence.
+    pub fn approve_restore(
+        &mut self,
+        signer: &Signer,
+        restore: Restore,
+        event: Event,
+        at: OffsetDateTime,
+    ) -> Result<Vec<u8>, SignError> {
+        self.signed_restore(signer, restore, event, "ok", at)
+    }
+
+    fn signed_restore(
+        &mut self,
+        signer: &Signer,
+        restore: Restore,
+        mut event: Event,
+        outcome: &str,
+        at: OffsetDateTime,
+    ) -> Result<Vec<u8>, SignError> {
+        event.kind = "restore".into();
+        event.outcome = outcome.into();
+        let mut record = Record {
+            v: RECORD_VERSION,
+            seq: self.next_seq,
+            time: rfc3339(at),
+            prev: self.prev.clone(),
+            event,
+            restore: Some(restore),
+            key_id: Some(signer.key_id().to_owned()),
+            sig: None,
+        };
+        record.sig = Some(hex::encode(signer.sign(&record_message(&record))?));
+        Ok(self.push(&record))
+    }
+
+    /// Where the chain ends now.
+    pub fn anchor(&self) -> Anchor {
+        Anchor {
+            seq: self.last_seq(),
+            hash: self.prev.clone(),
+        }
     }
 
     /// A signed statement of where the log ends now.
@@ -235,6 +323,35 @@ impl Chain {
     }
 }
 
+/// Why a restore epoch cannot begin.
+#[derive(Debug, thiserror::Error)]
+pub enum RestoreError {
+    #[error("the log reaches seq {log} and the witness last saw seq {witnessed}: the log is not behind its witness, so there is nothing to restore\nstart the server without the restore option")]
+    NotBehind { log: u64, witnessed: u64 },
+    #[error(transparent)]
+    Sign(#[from] SignError),
+}
+
+/// A point in the chain: a record's sequence number and the SHA-256 of its line. The
+/// empty log is seq 0 with [`GENESIS`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Anchor {
+    pub seq: u64,
+    pub hash: String,
+}
+
+/// What a `restore` record states. The data directory was restored from a backup whose
+/// log ended at `restored`; the witness had seen the log reach `witnessed` (later).
+/// The records in between happened and were witnessed, but are not in this log: the
+/// restore names them instead of hiding them, and a quorum approves it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Restore {
+    pub restored: Anchor,
+    pub witnessed: Anchor,
+}
+
 /// The signed end of the log, kept in a file beside it: a log shorter than its head
 /// was truncated.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -246,4 +363,14 @@ pub struct Head {
     pub time: String,
     pub key_id: String,
     pub sig: String,
+}
+
+impl Head {
+    /// The point of the chain this head names.
+    pub fn anchor(&self) -> Anchor {
+        Anchor {
+            seq: self.seq,
+            hash: self.hash.clone(),
+        }
+    }
 }

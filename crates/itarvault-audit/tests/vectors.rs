@@ -1,5 +1,6 @@
 //! Known-answer vectors (`testdata/audit/`, made by `examples/gen_vectors.rs`): each
-//! scenario's log verifies to the expected outcome, with the expected problem.
+//! scenario's log, checked against its head and what its witness holds, verifies to
+//! the expected outcome, with the expected problem.
 
 #![allow(
     clippy::unwrap_used,
@@ -8,7 +9,7 @@
     reason = "test code: a failure should panic"
 )]
 
-use itarvault_audit::{verify, Head, PublicKey};
+use itarvault_audit::{verify_witnessed, Head, PublicKey};
 
 #[test]
 fn every_vector_verifies_to_its_expected_outcome() {
@@ -18,8 +19,17 @@ fn every_vector_verifies_to_its_expected_outcome() {
         let path = entry.unwrap().path();
         let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
         let key = PublicKey::from_hex(v["public_key"].as_str().unwrap()).unwrap();
-        let head: Head = serde_json::from_value(v["head"].clone()).unwrap();
-        let rep = verify(v["log"].as_str().unwrap().as_bytes(), &[key], Some(&head));
+        let head: Option<Head> = serde_json::from_value(v["head"].clone()).unwrap();
+        let witnessed: Vec<Head> = match v.get("witnessed") {
+            Some(w) => serde_json::from_value(w.clone()).unwrap(),
+            None => Vec::new(),
+        };
+        let rep = verify_witnessed(
+            v["log"].as_str().unwrap().as_bytes(),
+            &[key],
+            head.as_ref(),
+            &witnessed,
+        );
         let name = v["scenario"].as_str().unwrap();
         match v["expect"].as_str().unwrap() {
             "intact" => assert!(rep.is_intact(), "{name}: {:?}", rep.problems),
@@ -34,5 +44,5 @@ fn every_vector_verifies_to_its_expected_outcome() {
         }
         n += 1;
     }
-    assert_eq!(n, 8, "scenarios found");
+    assert_eq!(n, 13, "scenarios found");
 }

@@ -139,6 +139,13 @@ pub enum Proposal {
         #[arg(long)]
         justification: String,
     },
+    /// Accept a restore from backup: the audit restore record at SEQ (the server names
+    /// it when it starts with `--restore-epoch`, and in its refusals until then).
+    AuditRestore {
+        seq: u64,
+        #[arg(long)]
+        justification: String,
+    },
 }
 
 fn with_state(path: &str, state: Option<String>) -> String {
@@ -281,6 +288,9 @@ fn operation(p: Proposal) -> anyhow::Result<(Value, String)> {
                 );
             }
             (json!({"op": "policies_set", "text": text}), justification)
+        }
+        Proposal::AuditRestore { seq, justification } => {
+            (json!({"op": "audit_restore", "seq": seq}), justification)
         }
     })
 }

@@ -339,6 +339,11 @@ enum Command {
         #[command(flatten)]
         out: OutputArgs,
     },
+    /// Witness another host's audit trail (`itarvault witness serve`).
+    Witness {
+        #[command(subcommand)]
+        command: serve::WitnessCommand,
+    },
     /// The audit trail: verify it, export it for a SIEM, query it (offline, on the
     /// server's data directory).
     Audit {
@@ -465,6 +470,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             out,
         } => done(client::stat(&client, out, &target, version_id.as_deref())),
         Command::Whoami { client, out } => done(client::whoami(&client, out)),
+        Command::Witness { command } => done(serve::witness(command)),
         Command::Audit { args, out, command } => Ok(if serve::audit(&args, out, command)? {
             ExitCode::SUCCESS
         } else {

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand, ValueEnum};
-use itarvault_audit::{parse_line, verify, Record};
-use itarvault_server::audit_log::AuditPaths;
+use itarvault_audit::{parse_line, verify_witnessed, Record};
+use itarvault_server::audit_log::{AuditPaths, StartMode};
 use itarvault_server::config::Config;
 use itarvault_server::Server;
 use serde_json::{json, Value};
@@ -34,21 +34,59 @@ pub struct ServerArgs {
     /// On first start, also write the admin token to this file (mode 0600).
     #[arg(long)]
     admin_token_file: Option<PathBuf>,
+    /// The audit head (`audit/head.json`) was lost: start on a log without one (it must
+    /// verify otherwise, against the witness too) and record this recovery, with this
+    /// reason, in the trail.
+    #[arg(long, value_name = "REASON", conflicts_with = "restore_epoch")]
+    recover_head: Option<String>,
+    /// The data directory was restored from a backup, so the audit log is behind its
+    /// witness: begin a restore epoch (a signed record naming the backup's end and the
+    /// witness's newest head, with this reason) and serve only quorum and audit routes
+    /// until a quorum approves it (`itarvault quorum propose audit-restore SEQ`).
+    #[arg(long, value_name = "REASON")]
+    restore_epoch: Option<String>,
 }
 
-async fn shutdown_signal() {
+/// SIGTERM and SIGINT, caught from before the server opens: a stop that arrives while
+/// it starts still ends the trail with its final checkpoint instead of killing it.
+struct StopSignals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
+    term: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    int: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    /// Must run inside the runtime.
+    fn install() -> anyhow::Result<Self> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            Ok(Self {
+                term: signal(SignalKind::terminate()).context("catching SIGTERM")?,
+                int: signal(SignalKind::interrupt()).context("catching SIGINT")?,
+            })
+        }
+        #[cfg(not(unix))]
+        Ok(Self {})
+    }
+
+    /// Waits for either and says which.
+    async fn wait(mut self) -> String {
+        #[cfg(unix)]
+        {
             tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
+                _ = self.int.recv() => "SIGINT".into(),
+                _ = self.term.recv() => "SIGTERM".into(),
             }
-            return;
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = &mut self;
+            let _ = tokio::signal::ctrl_c().await;
+            "Ctrl-C".into()
         }
     }
-    let _ = tokio::signal::ctrl_c().await;
 }
 
 pub fn server(a: ServerArgs) -> anyhow::Result<()> {
@@ -74,9 +112,21 @@ pub fn server(a: ServerArgs) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
+    let start = match (a.recover_head, a.restore_epoch) {
+        (Some(why), _) => StartMode::RecoverHead(why),
+        (None, Some(why)) => StartMode::RestoreEpoch(why),
+        (None, None) => StartMode::Normal,
+    };
     rt.block_on(async {
-        let server = Server::open(cfg.clone()).await?;
+        let stop = StopSignals::install()?;
+        let server = Server::open_with(cfg.clone(), start).await?;
         let s = &server.started;
+        // Everything a first start leaves behind exists before the server says it is
+        // listening (scripts wait for that line).
+        if let (Some(t), Some(f)) = (&s.admin_token, &a.admin_token_file) {
+            itarvault_server::fsutil::write_private(f, t.as_bytes())
+                .with_context(|| format!("writing the admin token to `{}`", f.display()))?;
+        }
         let scheme = if s.https { "https" } else { "http" };
         let mut e = io::stderr().lock();
         writeln!(e, "itarvault server listening on {scheme}://{}", s.addr)?;
@@ -96,22 +146,33 @@ pub fn server(a: ServerArgs) -> anyhow::Result<()> {
             }
             writeln!(e, "    export ITARVAULT_TOKEN=<the token>\n    itarvault whoami\n")?;
             if let Some(f) = &a.admin_token_file {
-                itarvault_server::fsutil::write_private(f, t.as_bytes())
-                    .with_context(|| format!("writing the admin token to `{}`", f.display()))?;
                 writeln!(e, "the admin token was also written to {} (mode 0600)", f.display())?;
             }
         }
         drop(e);
-        server.serve(shutdown_signal()).await;
+        let last = server
+            .serve(stop.wait())
+            .await
+            .context("stopping the audit trail cleanly")?;
+        eprintln!("itarvault server stopped; the audit trail ends with a signed checkpoint at seq {last}");
         Ok(())
     })
 }
 
 #[derive(Subcommand, Debug)]
 pub enum AuditCommand {
-    /// Check the whole trail: hash chain, checkpoint signatures, signed head. Exit 1 if
-    /// anything was edited, deleted, inserted, reordered or truncated.
-    Verify,
+    /// Check the whole trail: hash chain, checkpoint signatures, signed head, and with
+    /// `--witness` every head the witness kept. Exit 1 if anything was edited,
+    /// deleted, inserted, reordered, truncated or rolled back, if the head is missing,
+    /// or if a restore from backup awaits its quorum.
+    Verify {
+        /// The witness: its directory, or the URL of a witness service.
+        #[arg(long, value_name = "DIR|URL")]
+        witness: Option<String>,
+        /// PEM certificates to trust for a witness service's URL.
+        #[arg(long, value_name = "FILE", requires = "witness")]
+        witness_ca: Option<PathBuf>,
+    },
     /// Write every record for a SIEM.
     Export {
         #[arg(long, value_enum, default_value = "jsonl")]
@@ -173,12 +234,30 @@ fn paths(a: &AuditArgs) -> AuditPaths {
 pub fn audit(a: &AuditArgs, out: OutputArgs, cmd: AuditCommand) -> anyhow::Result<bool> {
     let p = paths(a);
     match cmd {
-        AuditCommand::Verify => {
+        AuditCommand::Verify {
+            witness,
+            witness_ca,
+        } => {
             let key = p.verifying_key()?;
-            let head = p.read_head()?;
+            let head = match p.read_head() {
+                Ok(h) => h,
+                // Unreadable counts as missing: verification says so below.
+                Err(e) => {
+                    eprintln!("warning: {e}");
+                    None
+                }
+            };
+            let witnessed = match &witness {
+                Some(w) => {
+                    itarvault_server::witness::from_arg(w, witness_ca.as_deref(), vec![key.clone()])
+                        .heads(key.key_id())
+                        .with_context(|| format!("reading the witness `{w}`"))?
+                }
+                None => Vec::new(),
+            };
             let log =
                 File::open(p.log()).with_context(|| format!("opening `{}`", p.log().display()))?;
-            let rep = verify(BufReader::new(log), &[key], head.as_ref());
+            let rep = verify_witnessed(BufReader::new(log), &[key], head.as_ref(), &witnessed);
             if out.json {
                 println!("{}", serde_json::to_string(&rep)?);
             } else {
@@ -191,18 +270,42 @@ pub fn audit(a: &AuditArgs, out: OutputArgs, cmd: AuditCommand) -> anyhow::Resul
                 for n in &rep.notes {
                     println!("note: {n}");
                 }
+                for r in &rep.restores {
+                    println!(
+                        "restore epoch at seq {}: continues from a backup ending at seq {}; records {}..{} the witness saw are not in the log ({}){}",
+                        r.seq,
+                        r.restored.seq,
+                        r.restored.seq + 1,
+                        r.witnessed.seq,
+                        match (&r.grant, r.approved_seq) {
+                            (Some(g), Some(at)) => format!("approved by quorum proposal {g}, seq {at}"),
+                            _ => "NOT APPROVED".into(),
+                        },
+                        if witness.is_some() {
+                            format!("; {} witnessed heads lie in that range", r.abandoned_witnessed)
+                        } else {
+                            String::new()
+                        }
+                    );
+                }
                 let state = if rep.is_intact() {
                     "intact"
                 } else {
                     "NOT INTACT"
                 };
                 println!(
-                    "audit trail {state}: {} records (seq 1..{}), {} signed checkpoints (last at seq {}), head {}",
+                    "audit trail {state}: {} records (seq 1..{}), {} signed checkpoints (last at seq {}), head {}, witness {}",
                     rep.records,
                     rep.last_seq,
                     rep.checkpoints,
                     rep.last_signed_seq,
-                    if rep.head_checked { "checked" } else { "missing" }
+                    if rep.head_checked { "checked" } else { "missing" },
+                    match (&witness, rep.witness_last_seq) {
+                        (None, _) => "not checked (use --witness to rule out a rollback)".to_owned(),
+                        (Some(_), None) => "holds no head of this log".to_owned(),
+                        (Some(_), Some(s)) =>
+                            format!("checked ({} heads, newest seq {s})", rep.witness_checked),
+                    }
                 );
             }
             Ok(rep.is_intact())
@@ -337,5 +440,107 @@ fn ocsf(r: &Record) -> Value {
         "resources": e.bucket.as_ref().map(|b| json!([{ "type": "object", "name": format!("{b}/{}", e.object.as_deref().unwrap_or("")), "labels": e.label.iter().collect::<Vec<_>>() }])),
         "metadata": { "version": "1.1.0", "uid": r.seq.to_string(), "product": { "name": "itarvault", "vendor_name": "itarvault" } },
         "unmapped": { "outcome": e.outcome, "action": e.action, "reasons": e.reasons, "authorization": e.authorization, "key": e.key, "detail": e.detail, "prev": r.prev },
+    })
+}
+
+#[derive(Subcommand, Debug)]
+pub enum WitnessCommand {
+    /// Run a witness service: keep the signed audit heads vaults send, each once, never
+    /// replaced and never older than the newest. Run it on a host the vault's
+    /// administrators do not control.
+    Serve(WitnessServeArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct WitnessServeArgs {
+    /// Where to keep the heads (one file per head, `<key id>/<shard>/<seq>.json`).
+    #[arg(long)]
+    dir: PathBuf,
+    /// A vault's audit verifying key (its `audit/signing-key.pub`); repeat for several
+    /// vaults. Heads signed by any other key are refused.
+    #[arg(long = "trust", value_name = "PUBKEY_FILE", required = true)]
+    trust: Vec<PathBuf>,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8444")]
+    listen: SocketAddr,
+    /// PEM certificate chain; without it a self-signed development certificate is made
+    /// in `DIR/tls/`.
+    #[arg(long, requires = "key_file")]
+    cert_file: Option<PathBuf>,
+    /// PEM private key for `--cert-file` (mode 0600).
+    #[arg(long, requires = "cert_file")]
+    key_file: Option<PathBuf>,
+    /// Serve plain HTTP. Refused unless listening on a loopback address.
+    #[arg(long)]
+    insecure_http: bool,
+}
+
+pub fn witness(cmd: WitnessCommand) -> anyhow::Result<()> {
+    let WitnessCommand::Serve(a) = cmd;
+    if a.insecure_http && !a.listen.ip().is_loopback() {
+        bail!(
+            "`--insecure-http` is only allowed on a loopback address, not `{}`\nserve HTTPS (--cert-file, --key-file)",
+            a.listen
+        );
+    }
+    let mut keys = Vec::new();
+    for f in &a.trust {
+        let text = std::fs::read_to_string(f)
+            .with_context(|| format!("reading the verifying key `{}`", f.display()))?;
+        keys.push(
+            itarvault_audit::PublicKey::from_hex(&text).with_context(|| {
+                format!(
+                    "`{}` is not a hex public key (a vault's audit/signing-key.pub)",
+                    f.display()
+                )
+            })?,
+        );
+    }
+    let filter = tracing_subscriber::EnvFilter::try_from_env("ITARVAULT_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .json()
+        .with_writer(io::stderr)
+        .with_env_filter(filter)
+        .try_init();
+    std::fs::create_dir_all(&a.dir).with_context(|| format!("creating `{}`", a.dir.display()))?;
+    let tls = if a.insecure_http {
+        None
+    } else {
+        let files = a.cert_file.as_deref().zip(a.key_file.as_deref());
+        let (acceptor, cert, fingerprint) =
+            itarvault_server::witness::tls_acceptor(files, &a.dir.join("tls"))?;
+        eprintln!(
+            "witness certificate: {} (SHA-256 {fingerprint})",
+            cert.display()
+        );
+        Some(acceptor)
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    rt.block_on(async {
+        let stop = StopSignals::install()?;
+        let listener = tokio::net::TcpListener::bind(a.listen)
+            .await
+            .with_context(|| format!("cannot listen on `{}`", a.listen))?;
+        let addr = listener.local_addr()?;
+        eprintln!(
+            "itarvault witness listening on {}://{addr}",
+            if tls.is_some() { "https" } else { "http" }
+        );
+        eprintln!(
+            "keeping heads in {} for {} key(s)",
+            a.dir.display(),
+            keys.len()
+        );
+        let router = itarvault_server::witness::Service::new(&a.dir, keys).router();
+        itarvault_server::witness::serve(listener, tls, router, async {
+            let why = stop.wait().await;
+            eprintln!("itarvault witness stopping ({why})");
+        })
+        .await;
+        Ok(())
     })
 }

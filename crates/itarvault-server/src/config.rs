@@ -262,14 +262,102 @@ pub struct BackendConfig {
 pub struct AuditConfig {
     /// Seconds between signed checkpoints while records are being written.
     pub checkpoint_interval_secs: u64,
+    /// Where the trail's signed heads are witnessed, outside the data directory. Without
+    /// a witness, whoever holds this host can roll the log and its head back together
+    /// unseen.
+    pub witness: Option<WitnessConfig>,
 }
 
 impl Default for AuditConfig {
     fn default() -> Self {
         Self {
             checkpoint_interval_secs: 60,
+            witness: None,
         }
     }
+}
+
+/// The audit witness: exactly one of `dir` and `url`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WitnessConfig {
+    /// An append-only directory outside the data directory, on a mount this host can
+    /// add files to but not rewrite (another machine's export, a WORM or `chattr +a`
+    /// directory owned by someone else).
+    pub dir: Option<PathBuf>,
+    /// A witness service on another host (`itarvault witness serve`): `https://`, or
+    /// `http://` to a loopback address.
+    pub url: Option<String>,
+    /// PEM certificates to trust for `url` (the service's own, when self-signed).
+    pub ca_file: Option<PathBuf>,
+    /// While records arrive, the head is sent at least this often (every checkpoint's
+    /// head is sent at once).
+    pub interval_secs: u64,
+    /// When the witness has not taken the trail's newest head for this long, the server
+    /// refuses operations (HTTP 503) until it does: a trail the witness cannot see can
+    /// be cut unseen.
+    pub max_lag_secs: u64,
+}
+
+impl Default for WitnessConfig {
+    fn default() -> Self {
+        Self {
+            dir: None,
+            url: None,
+            ca_file: None,
+            interval_secs: 10,
+            max_lag_secs: 300,
+        }
+    }
+}
+
+impl WitnessConfig {
+    /// Checks what can be checked without touching the system; `data_dir` is where the
+    /// witness must not be.
+    fn validate(&self, data_dir: &Path) -> Result<(), ConfigError> {
+        let bad = |m: String| Err(ConfigError::Invalid(m));
+        match (&self.dir, &self.url) {
+            (Some(_), Some(_)) | (None, None) => {
+                return bad("`audit.witness` needs exactly one of `dir` and `url`".into())
+            }
+            (Some(dir), None) => {
+                if within(dir, data_dir) {
+                    return bad(format!(
+                        "`audit.witness.dir` `{}` is inside the data directory `{}`\na witness must be somewhere this host cannot rewrite: another mount or another machine",
+                        dir.display(),
+                        data_dir.display()
+                    ));
+                }
+            }
+            (None, Some(url)) => {
+                if !(url.starts_with("https://") || loopback_http(url)) {
+                    return bad(format!(
+                        "`audit.witness.url` `{url}` must be an https:// URL, or http:// to 127.0.0.1, [::1] or localhost"
+                    ));
+                }
+            }
+        }
+        if self.interval_secs == 0 || self.max_lag_secs <= self.interval_secs {
+            return bad(format!(
+                "`audit.witness.interval_secs` ({}) must be at least 1 and less than `max_lag_secs` ({})",
+                self.interval_secs, self.max_lag_secs
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Whether `path` lies inside `dir`, comparing absolute forms (resolved through
+/// symbolic links where they exist).
+fn within(path: &Path, dir: &Path) -> bool {
+    let abs = |p: &Path| {
+        p.canonicalize().unwrap_or_else(|_| {
+            std::env::current_dir()
+                .map(|c| c.join(p))
+                .unwrap_or_else(|_| p.to_owned())
+        })
+    };
+    abs(path).starts_with(abs(dir))
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -453,6 +541,9 @@ impl Config {
                 "`audit.checkpoint_interval_secs` must be at least 1".into(),
             ));
         }
+        if let Some(w) = &self.audit.witness {
+            w.validate(&self.data_dir)?;
+        }
         Ok(())
     }
 }
@@ -468,14 +559,21 @@ fn check_webhook(u: &str) -> Result<(), ConfigError> {
     if u.starts_with("https://") {
         return Ok(());
     }
-    let rest = u.strip_prefix("http://").ok_or_else(bad)?;
-    let host = rest.split('/').next().unwrap_or("");
-    let host = host.rsplit_once(':').map_or(host, |(h, _)| h);
-    if ["127.0.0.1", "[::1]", "localhost"].contains(&host) {
+    if loopback_http(u) {
         Ok(())
     } else {
         Err(bad())
     }
+}
+
+/// An `http://` URL to a loopback address.
+fn loopback_http(u: &str) -> bool {
+    let Some(rest) = u.strip_prefix("http://") else {
+        return false;
+    };
+    let host = rest.split('/').next().unwrap_or("");
+    let host = host.rsplit_once(':').map_or(host, |(h, _)| h);
+    ["127.0.0.1", "[::1]", "localhost"].contains(&host)
 }
 
 #[cfg(test)]
@@ -508,6 +606,22 @@ mod tests {
         ] {
             let e = parse(&format!("[lockbox]\nwebhook_url = {bad:?}\n")).unwrap_err();
             assert!(e.contains("webhook_url"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn a_witness_is_outside_the_data_directory_and_one_place() {
+        assert!(parse("data_dir = \"/srv/v\"\n[audit.witness]\ndir = \"/mnt/w\"\n").is_ok());
+        assert!(parse("[audit.witness]\nurl = \"https://w.example.com\"\n").is_ok());
+        for bad in [
+            "data_dir = \"/srv/v\"\n[audit.witness]\ndir = \"/srv/v/witness\"\n",
+            "[audit.witness]\n",
+            "[audit.witness]\ndir = \"/mnt/w\"\nurl = \"https://w\"\n",
+            "[audit.witness]\nurl = \"http://w.example.com\"\n",
+            "[audit.witness]\ndir = \"/mnt/w\"\ninterval_secs = 30\nmax_lag_secs = 30\n",
+        ] {
+            let e = parse(bad).unwrap_err();
+            assert!(e.contains("witness"), "{bad}: {e}");
         }
     }
 

@@ -29,9 +29,20 @@ pub fn private_dir(path: &Path) -> io::Result<()> {
     Ok(())
 }
 
-/// Replaces `path` atomically with `data` (write a sibling, rename over).
+/// Replaces `path` atomically and durably with `data`: write a sibling and sync it,
+/// rename it over, sync the directory. After a power loss the file is the old one or
+/// the new one, whole; never empty (a rename before the data is on disk can leave a
+/// zero-length file on some filesystems).
 pub fn replace(path: &Path, data: &[u8]) -> io::Result<()> {
     let tmp = path.with_extension("tmp");
-    fs::write(&tmp, data)?;
-    fs::rename(&tmp, path)
+    let mut f = fs::File::create(&tmp)?;
+    f.write_all(data)?;
+    f.sync_all()?;
+    drop(f);
+    fs::rename(&tmp, path)?;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    fs::File::open(dir)?.sync_all()
 }

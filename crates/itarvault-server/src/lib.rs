@@ -18,6 +18,7 @@ pub mod pipeline;
 pub mod tls;
 pub mod token;
 pub mod vault;
+pub mod witness;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -35,7 +36,7 @@ use time::OffsetDateTime;
 use tokio::net::TcpListener;
 use zeroize::Zeroizing;
 
-use crate::audit_log::{AuditLog, AuditPaths};
+use crate::audit_log::{AuditLog, AuditOptions, AuditPaths, StartMode, WitnessLink};
 use crate::config::Config;
 use crate::location::Locator;
 use crate::vault::settings::{check_backend_country, policy_digest, Controlled};
@@ -308,6 +309,54 @@ pub struct Opened {
 /// backends, audit log, location, policies, the settings the quorum controls, the first
 /// admin; and runs a proposal approved just before a crash.
 pub async fn open_vault(cfg: Config) -> Result<Opened, StartError> {
+    open_vault_with(cfg, StartMode::Normal).await
+}
+
+/// The audit log's options from the config: checkpoints and the witness.
+fn audit_options(cfg: &Config, start: StartMode) -> AuditOptions {
+    let witness = cfg.audit.witness.clone().map(|w| {
+        if let Some(dir) = &w.dir {
+            warn_same_filesystem(dir, &cfg.data_dir);
+        }
+        WitnessLink {
+            interval: Duration::from_secs(w.interval_secs),
+            max_lag: Duration::from_secs(w.max_lag_secs),
+            make: Box::new(move |key| match &w.url {
+                Some(url) => Arc::new(witness::HttpWitness::new(url, w.ca_file.as_deref())),
+                None => Arc::new(witness::DirWitness::new(
+                    w.dir.as_deref().unwrap_or(Path::new("witness")),
+                    vec![key],
+                )),
+            }),
+        }
+    });
+    AuditOptions {
+        checkpoint_every: Duration::from_secs(cfg.audit.checkpoint_interval_secs),
+        witness,
+        start,
+    }
+}
+
+/// A witness directory on the data directory's own filesystem is still in reach of
+/// whoever holds this host: allowed (for tests and trials), but said at every start.
+fn warn_same_filesystem(witness: &Path, data_dir: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let dev = |p: &Path| std::fs::metadata(p).ok().map(|m| m.dev());
+        let w = dev(witness).or_else(|| witness.parent().and_then(dev));
+        if w.is_some() && w == dev(data_dir) {
+            tracing::warn!(
+                witness = %witness.display(),
+                "the audit witness directory is on the same filesystem as the data directory: whoever holds this host can rewrite both; use another mount or a witness service"
+            );
+        }
+    }
+}
+
+/// [`open_vault`], with what the operator asked of the audit log's start: recover a
+/// lost head, or begin a restore epoch after a restore from backup.
+pub async fn open_vault_with(cfg: Config, start: StartMode) -> Result<Opened, StartError> {
     cfg.validate()?;
     let dir = cfg.data_dir.clone();
     fsutil::private_dir(&dir).map_err(|e| StartError::DataDir(dir.clone(), e))?;
@@ -318,7 +367,7 @@ pub async fn open_vault(cfg: Config) -> Result<Opened, StartError> {
     let backends = open_backends(&cfg, store.as_ref())?;
     let audit = AuditLog::open(
         &AuditPaths::new(&dir.join("audit")),
-        Duration::from_secs(cfg.audit.checkpoint_interval_secs),
+        audit_options(&cfg, start),
     )?;
     let locator = Locator::new(
         cfg.location.ranges_file.as_deref(),
@@ -393,10 +442,15 @@ pub async fn open_vault(cfg: Config) -> Result<Opened, StartError> {
 impl Server {
     /// Opens the vault ([`open_vault`]), sets up TLS and binds the listener.
     pub async fn open(cfg: Config) -> Result<Self, StartError> {
+        Self::open_with(cfg, StartMode::Normal).await
+    }
+
+    /// [`Self::open`] with an audit start mode ([`open_vault_with`]).
+    pub async fn open_with(cfg: Config, start: StartMode) -> Result<Self, StartError> {
         cfg.validate()?;
         let (tls, fingerprint, cert_file, generated_cert) = tls_setup(&cfg)?;
         let listen = cfg.listen;
-        let Opened { vault, admin_token } = open_vault(cfg).await?;
+        let Opened { vault, admin_token } = open_vault_with(cfg, start).await?;
         let listener = TcpListener::bind(listen)
             .await
             .map_err(|e| StartError::Listen(listen, e))?;
@@ -420,8 +474,14 @@ impl Server {
         })
     }
 
-    /// Serves until `shutdown` completes.
-    pub async fn serve(self, shutdown: impl std::future::Future<Output = ()>) {
+    /// Serves until `shutdown` completes (with what stopped it), then stops the audit
+    /// trail cleanly: connections still open get a short grace period, then the log
+    /// ends with `log.close` and a final signed checkpoint, its head synced and
+    /// witnessed. Returns what the close wrote or why it could not.
+    pub async fn serve(
+        self,
+        shutdown: impl std::future::Future<Output = String>,
+    ) -> Result<u64, audit_log::AuditError> {
         let app = api::router(self.vault.clone());
         let mut http = hyper::server::conn::http1::Builder::new();
         http.timer(hyper_util::rt::TokioTimer::new())
@@ -451,9 +511,10 @@ impl Server {
             }
         });
         tokio::pin!(shutdown);
-        loop {
+        let open = Arc::new(());
+        let reason = loop {
             let (tcp, peer) = tokio::select! {
-                () = &mut shutdown => break,
+                why = &mut shutdown => break why,
                 r = self.listener.accept() => match r {
                     Ok(x) => x,
                     Err(e) => {
@@ -467,7 +528,9 @@ impl Server {
             let app = app.clone();
             let tls = self.tls.clone();
             let http = http.clone();
+            let open = open.clone();
             tokio::spawn(async move {
+                let _open = open;
                 let serve = |cert: Option<tls::PeerCert>| {
                     hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
                         // Every body, upload or JSON, is cut off when it arrives
@@ -512,6 +575,14 @@ impl Server {
                     tracing::debug!(%peer, error = %e, "connection ended with an error");
                 }
             });
+        };
+        drop(self.listener);
+        // Requests in flight finish (and are recorded) if they can within the grace
+        // period; whatever arrives after the close is refused for want of a record.
+        let grace = tokio::time::Instant::now() + Duration::from_secs(5);
+        while Arc::strong_count(&open) > 1 && tokio::time::Instant::now() < grace {
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
+        self.vault.close_audit(&reason).await
     }
 }

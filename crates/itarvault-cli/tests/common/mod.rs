@@ -39,6 +39,8 @@ pub struct Vault {
     pub quorum: String,
     /// The location ranges file's contents, written at each launch.
     pub ranges: String,
+    /// What the running server wrote to stderr after it started listening.
+    pub stderr: Arc<std::sync::Mutex<String>>,
 }
 
 impl Drop for Vault {
@@ -89,6 +91,7 @@ impl Vault {
             extra_location: extra_location.to_owned(),
             quorum: String::new(),
             ranges: RANGES.to_owned(),
+            stderr: Arc::default(),
         };
         v.launch().expect("server should start");
         v
@@ -120,6 +123,15 @@ impl Vault {
     /// Starts the server, optionally with a file-size limit (KiB) that makes writes
     /// past it fail as on a full disk (SIGXFSZ ignored, so the write returns EFBIG).
     pub fn launch_limited(&mut self, fsize_kib: Option<u64>) -> Result<(), String> {
+        self.launch_full(fsize_kib, &[])
+    }
+
+    /// Starts the server with more `server` arguments (`--recover-head WHY`, ...).
+    pub fn launch_with(&mut self, args: &[&str]) -> Result<(), String> {
+        self.launch_full(None, args)
+    }
+
+    fn launch_full(&mut self, fsize_kib: Option<u64>, args: &[&str]) -> Result<(), String> {
         let cfg = self.write_config();
         let mut cmd = match fsize_kib {
             Some(k) => {
@@ -138,6 +150,7 @@ impl Vault {
             .arg(&cfg)
             .arg("--admin-token-file")
             .arg(self.p("admin.tok"))
+            .args(args)
             .stderr(Stdio::piped())
             .stdout(Stdio::null())
             .spawn()
@@ -158,9 +171,14 @@ impl Vault {
             }
         }
         // Keep draining stderr so the server never blocks on a full pipe.
+        let keep = Arc::new(std::sync::Mutex::new(String::new()));
+        self.stderr = keep.clone();
         std::thread::spawn(move || {
-            let mut sink = String::new();
-            let _ = err.read_to_string(&mut sink);
+            let mut line = String::new();
+            while err.read_line(&mut line).is_ok_and(|n| n > 0) {
+                keep.lock().unwrap().push_str(&line);
+                line.clear();
+            }
         });
         self.child = Some(child);
         Ok(())
@@ -189,6 +207,28 @@ impl Vault {
             }
         }
         panic!("every request succeeded");
+    }
+
+    /// Stops the server with `signal` (`TERM`, `INT`) as an operator or init would, and
+    /// returns its exit status.
+    pub fn stop(&mut self, signal: &str) -> std::process::ExitStatus {
+        let mut c = self.child.take().expect("the server is running");
+        let sent = Command::new("kill")
+            .args([format!("-{signal}"), c.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success(), "kill -{signal} failed");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(status) = c.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the server did not stop on SIG{signal}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     pub fn kill9(&mut self) {

@@ -41,6 +41,20 @@ pub async fn healthz(State(vault): State<Arc<Vault>>) -> Response {
         )
             .into_response();
     }
+    if let Some(why) = vault.audit_health() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            axum::Json(json!({"status": "failing", "reason": format!("the audit trail cannot take records: {why}")})),
+        )
+            .into_response();
+    }
+    if let Some(p) = vault.pending_restore() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            axum::Json(json!({"status": "restore-pending", "restore_seq": p.seq, "reason": "restored from a backup: only quorum and audit routes are served until a quorum approves the restore"})),
+        )
+            .into_response();
+    }
     json(json!({"status": "ok", "fips": vault.fips()}))
 }
 

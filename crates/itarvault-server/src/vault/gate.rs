@@ -331,6 +331,7 @@ impl Vault {
         intent: &Intent,
         event: &mut Event,
     ) -> Result<Target, Error> {
+        self.check_epoch(route)?;
         if let Credential::Token {
             purpose: TokenPurpose::Enrollment,
             ..

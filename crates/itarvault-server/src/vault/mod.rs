@@ -8,6 +8,7 @@
 //! happen there, for every route. A new operation cannot forget them, because it cannot
 //! reach the data without the value.
 
+mod epoch;
 pub mod gate;
 mod identity;
 pub mod lockbox;

@@ -51,6 +51,9 @@ pub enum Operation {
     /// proxies, OIDC issuers, the client CA, lockbox limits, the content check's
     /// mismatch mode): install the config that produced them and restart.
     SettingsSet { guarded: super::settings::Guarded },
+    /// Accepts a restore from backup: the audit trail's restore epoch begun at record
+    /// `seq` (docs/audit.md#restore).
+    AuditRestore { seq: u64 },
 }
 
 fn json(v: &impl Serialize) -> String {
@@ -98,6 +101,9 @@ impl QuorumOperation for Operation {
             Self::SettingsSet { guarded } => {
                 format!("adopt these guarded settings: {}", json(guarded))
             }
+            Self::AuditRestore { seq } => format!(
+                "accept the restore from backup recorded at audit seq {seq}: the vault continues from the backup, and the audit records the witness saw after the backup's end are declared lost from the log (the witness keeps them)"
+            ),
         }
     }
 
@@ -113,6 +119,7 @@ impl QuorumOperation for Operation {
             Self::EnrollmentIssue { .. } => "enrollment_issue",
             Self::PrincipalBind { .. } => "principal_bind",
             Self::SettingsSet { .. } => "settings_set",
+            Self::AuditRestore { .. } => "audit_restore",
         }
     }
 }
@@ -328,6 +335,7 @@ impl Vault {
     /// Validates (`apply == false`) or performs an operation. The same code does both,
     /// so a proposal that was valid when proposed fails only if the world changed since.
     pub(super) fn run(&self, op: &Operation, apply: bool) -> Result<String, Error> {
+        self.check_epoch_operation(op)?;
         let keys = |e: itarvault_keys::KeyError| Error::invalid("key", e.to_string());
         match op {
             Operation::KeyDisable { key } => {
@@ -454,6 +462,7 @@ impl Vault {
                 }
                 Ok("settings approved; install the config that produced them and restart".into())
             }
+            Operation::AuditRestore { seq } => self.run_audit_restore(*seq, apply),
         }
     }
 
