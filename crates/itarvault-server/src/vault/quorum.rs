@@ -448,6 +448,22 @@ impl Vault {
                         "the quorum needs distinct approvers, 1 <= required < approvers, and a window of at least an hour",
                     ));
                 }
+                // The bounds a config is held to: settings no config could produce are
+                // not approved either.
+                let hours = 1..=crate::config::MAX_HOURS;
+                if !hours.contains(&q.window_hours)
+                    || !hours.contains(&guarded.lockbox_max_grant_hours)
+                    || !hours.contains(&guarded.lockbox_pending_hours)
+                    || guarded.lockbox_approvals_required == 0
+                {
+                    return Err(Error::invalid(
+                        "bad-settings",
+                        format!(
+                            "`quorum.window_hours`, `lockbox_max_grant_hours` and `lockbox_pending_hours` must be 1 to {}, and `lockbox_approvals_required` at least 1",
+                            crate::config::MAX_HOURS
+                        ),
+                    ));
+                }
                 if apply {
                     let g = guarded.clone();
                     self.change_controlled(|c| c.guarded = Some(g))?;
