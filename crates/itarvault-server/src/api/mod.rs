@@ -480,9 +480,15 @@ pub struct Json<T>(pub T);
 pub trait JsonBody: DeserializeOwned {
     /// JSON paths (`$.operation.text`) of the strings that may hold line feeds and tabs.
     const MULTI_LINE: &'static [&'static str] = &[];
+    /// Whether the body must be a JSON object. (serde also reads a struct from an
+    /// array of its fields in order, which no client means and the API does not
+    /// describe.)
+    const OBJECT: bool = true;
 }
 
-impl JsonBody for serde_json::Value {}
+impl JsonBody for serde_json::Value {
+    const OBJECT: bool = false;
+}
 impl JsonBody for crate::vault::NewPrincipal {}
 impl JsonBody for crate::vault::NewBucket {}
 impl JsonBody for crate::vault::NewRequest {}
@@ -617,6 +623,16 @@ fn parse_json<T: JsonBody>(bytes: &[u8]) -> Result<Json<T>, Error> {
             message: e.to_string(),
         }])
     })?;
+    if T::OBJECT && !value.is_object() {
+        return Err(
+            Error::invalid("invalid-input", "the request body must be a JSON object").problems(
+                vec![itarvault_policy::InputProblem {
+                    path: "$".into(),
+                    message: "expected an object".into(),
+                }],
+            ),
+        );
+    }
     check_strings(&mut value, &mut "$".to_owned(), T::MULTI_LINE)?;
     serde_path_to_error::deserialize(value)
         .map(Json)

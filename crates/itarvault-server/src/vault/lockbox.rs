@@ -104,7 +104,8 @@ pub(super) fn lockbox_error(e: LockboxError) -> Error {
         LockboxError::AlreadyApproved { .. } => Error::conflict("already-approved", message),
         LockboxError::NotPending { .. } => Error::conflict("not-pending", message),
         LockboxError::NotActive { .. } => Error::conflict("not-active", message),
-        LockboxError::Unreachable { .. } => Error::invalid("quorum-unreachable", message),
+        // Who may approve is the state of the bucket or the quorum, not the request.
+        LockboxError::Unreachable { .. } => Error::conflict("quorum-unreachable", message),
         LockboxError::Invalid(_) => Error::invalid("invalid-request", message),
     }
 }

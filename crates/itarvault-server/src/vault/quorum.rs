@@ -158,8 +158,9 @@ impl Vault {
             )
         })?;
         let controlled = self.controlled();
+        // Bootstrap mode is the vault's state, not a fault of the request or the server.
         let Some(q) = controlled.guarded()?.quorum.clone() else {
-            return Err(Error::config(
+            return Err(Error::conflict(
                 "no-quorum",
                 format!(
                     "`{}` needs a quorum of approvers and none is configured (bootstrap mode)",

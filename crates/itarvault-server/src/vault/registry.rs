@@ -510,10 +510,12 @@ impl Vault {
                 .hint("use 3 to 63 lowercase letters, digits, `.` and `-`, starting with a letter or digit"));
         }
         if !self.backends.contains_key(&backend) {
-            return Err(Error::invalid(
-                "unknown-backend",
-                format!("backend `{backend}` is not configured"),
-            )
+            // What the request names does not exist, like an unknown owner: 404.
+            return Err(Error::NotFound(crate::error::Detail {
+                error: "unknown-backend",
+                message: format!("backend `{backend}` is not configured"),
+                ..Default::default()
+            })
             .hint("declare it under [[backends]] in the config file"));
         }
         let versions_kept = new.versions_kept.unwrap_or(DEFAULT_VERSIONS_KEPT);
