@@ -21,6 +21,15 @@ step "test tools: compliance-trestle (OSCAL validation), in its own virtualenv"
   /opt/itarvault-trestle/bin/pip install -q compliance-trestle
 }
 
+step "test tools: schemathesis (OpenAPI conformance), in its own virtualenv"
+# Pinned: the accepted-failures baseline (scripts/schemathesis-baseline.json) names
+# failures by signatures of this version.
+[ -x /opt/itarvault-schemathesis/bin/st ] &&
+  /opt/itarvault-schemathesis/bin/st --version | grep -q "4.32.5" || {
+  python3 -m venv /opt/itarvault-schemathesis
+  /opt/itarvault-schemathesis/bin/pip install -q "schemathesis==4.32.5"
+}
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
@@ -37,10 +46,13 @@ done
 step "tests (default build: AWS-LC)"
 cargo test --workspace --locked
 
+step "schemathesis (all checks) against the served docs/openapi.json, as admin and as an ordinary principal"
+ITARVAULT_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/itarvault" scripts/schemathesis.sh
+
 step "tests (fips build: AWS-LC FIPS module)"
 # The same target directory: crates that do not link AWS-LC (Cedar, Tokio, serde, ...)
 # keep their default-build artifacts, so only the crypto-dependent part is rebuilt.
 cargo test --workspace --locked --features fips
 
-step "fuzz targets, briefly (header, label, decision request, audit log)"
+step "fuzz targets, briefly (header, label, decision request, audit log, text rule, lockbox limits, ...)"
 scripts/fuzz.sh

@@ -2,6 +2,8 @@
 //! writes them, the CLI client and `itarvault assess --vault` read them. One definition,
 //! so that the two sides cannot drift (`docs/openapi.json` describes the same shapes).
 
+pub mod text;
+
 use itarvault_lockbox::Role;
 use itarvault_policy::data::Country;
 use itarvault_policy::{PersonStatus, ResidencyMode};

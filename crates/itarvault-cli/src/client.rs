@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use zeroize::Zeroizing;
 
 use crate::files::{open_input, progress_bar, Sink};
-use crate::output::{pretty, print};
+use crate::output::{print, print_json, safe};
 use crate::OutputArgs;
 
 /// Where the server is and how to reach it.
@@ -244,11 +244,14 @@ impl ApiFailure {
     }
 }
 
+/// The server's words, shown escaped (`crate::output::safe`): an error message is
+/// its text too, and may quote what someone else stored.
 impl std::fmt::Display for ApiFailure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let msg = self.body["message"].as_str().unwrap_or("(no message)");
+        let s = |v: &Value, default: &'static str| safe(v.as_str().unwrap_or(default)).into_owned();
+        let msg = s(&self.body["message"], "(no message)");
         match self.body["error"].as_str() {
-            Some(code) => write!(f, "server answered {} ({code}): {msg}", self.status)?,
+            Some(code) => write!(f, "server answered {} ({}): {msg}", self.status, safe(code))?,
             None => write!(f, "server answered {}: {msg}", self.status)?,
         }
         for r in self.body["decision"]["reasons"]
@@ -259,21 +262,16 @@ impl std::fmt::Display for ApiFailure {
             write!(
                 f,
                 "\n  {} ({}): {}",
-                r["rule"].as_str().unwrap_or("?"),
-                r["cite"].as_str().unwrap_or("?"),
-                r["message"].as_str().unwrap_or("")
+                s(&r["rule"], "?"),
+                s(&r["cite"], "?"),
+                s(&r["message"], "")
             )?;
         }
         for p in self.body["problems"].as_array().into_iter().flatten() {
-            write!(
-                f,
-                "\n  {}: {}",
-                p["path"].as_str().unwrap_or("$"),
-                p["message"].as_str().unwrap_or("")
-            )?;
+            write!(f, "\n  {}: {}", s(&p["path"], "$"), s(&p["message"], ""))?;
         }
         if let Some(h) = self.body["hint"].as_str() {
-            write!(f, "\n{h}")?;
+            write!(f, "\n{}", safe(h))?;
         }
         Ok(())
     }
@@ -384,9 +382,9 @@ pub fn put(
     print(out, &v, |v| {
         format!(
             "stored {target} ({} bytes, label {}, version {})",
-            v["size"],
-            v["label"].as_str().unwrap_or("?"),
-            v["version"].as_str().unwrap_or("?")
+            v["size"].as_u64().unwrap_or(0),
+            safe(v["label"].as_str().unwrap_or("?")),
+            safe(v["version"].as_str().unwrap_or("?"))
         )
     });
     Ok(())
@@ -488,9 +486,9 @@ pub fn stat(
     print(out, &v, |v| {
         format!(
             "{target}\n  label:   {}\n  size:    {}\n  version: {}",
-            v["label"].as_str().unwrap_or("?"),
+            safe(v["label"].as_str().unwrap_or("?")),
             v["size"],
-            v["version"].as_str().unwrap_or("?")
+            safe(v["version"].as_str().unwrap_or("?"))
         )
     });
     Ok(())
@@ -549,11 +547,13 @@ pub fn ls(c: &ClientArgs, out: OutputArgs, target: &str, versions: bool) -> anyh
         }
     }
     if out.json {
-        println!("{}", Value::Array(all));
+        println!("{}", crate::output::json_text(&Value::Array(all), false));
         return Ok(());
     }
     for o in &all {
-        let s = |k: &str| o[k].as_str().unwrap_or("?").to_owned();
+        // Keys, labels and versions are the server's text: shown escaped, so a key
+        // holding bidi or control characters cannot pass for another name.
+        let s = |k: &str| safe(o[k].as_str().unwrap_or("?")).into_owned();
         if o["kind"] == "delete_marker" {
             println!(
                 "{:>12}  {:<24}  {}  {}",
@@ -565,13 +565,18 @@ pub fn ls(c: &ClientArgs, out: OutputArgs, target: &str, versions: bool) -> anyh
         } else if versions {
             println!(
                 "{:>12}  {:<24}  {}  {}",
-                o["size"],
+                o["size"].as_u64().unwrap_or(0),
                 s("label"),
                 s("version"),
                 s("key")
             );
         } else {
-            println!("{:>12}  {:<24}  {}", o["size"], s("label"), s("key"));
+            println!(
+                "{:>12}  {:<24}  {}",
+                o["size"].as_u64().unwrap_or(0),
+                s("label"),
+                s("key")
+            );
         }
     }
     Ok(())
@@ -579,7 +584,7 @@ pub fn ls(c: &ClientArgs, out: OutputArgs, target: &str, versions: bool) -> anyh
 
 pub fn whoami(c: &ClientArgs, out: OutputArgs) -> anyhow::Result<()> {
     let v = Conn::new(c)?.json(reqwest::Method::GET, "/v1/whoami", None)?;
-    print(out, &v, pretty);
+    print_json(out, &v);
     Ok(())
 }
 
@@ -761,7 +766,7 @@ pub fn principals(c: &ClientArgs, out: OutputArgs, cmd: PrincipalsCommand) -> an
             None,
         )?,
     };
-    print(out, &v, pretty);
+    print_json(out, &v);
     Ok(())
 }
 
@@ -821,7 +826,7 @@ pub fn authorizations(
         )?,
         AuthorizationsCommand::List { principal } => conn.json(M::GET, &base(&principal), None)?,
     };
-    print(out, &v, pretty);
+    print_json(out, &v);
     Ok(())
 }
 
@@ -862,7 +867,7 @@ pub fn tokens(c: &ClientArgs, out: OutputArgs, cmd: TokensCommand) -> anyhow::Re
             None,
         )?,
     };
-    print(out, &v, pretty);
+    print_json(out, &v);
     Ok(())
 }
 
@@ -912,6 +917,6 @@ pub fn buckets(c: &ClientArgs, out: OutputArgs, cmd: BucketsCommand) -> anyhow::
         }
         BucketsCommand::List => conn.json(reqwest::Method::GET, "/v1/buckets", None)?,
     };
-    print(out, &v, pretty);
+    print_json(out, &v);
     Ok(())
 }

@@ -282,9 +282,12 @@ fn operation(p: Proposal) -> anyhow::Result<(Value, String)> {
         } => {
             let mut text = String::new();
             for f in &files {
+                // Policy text is the one multi-line field, and it takes `\n` line
+                // ends only (a CR can rewrite a line on a terminal).
                 text.push_str(
                     &std::fs::read_to_string(f)
-                        .with_context(|| format!("reading `{}`", f.display()))?,
+                        .with_context(|| format!("reading `{}`", f.display()))?
+                        .replace("\r\n", "\n"),
                 );
             }
             (json!({"op": "policies_set", "text": text}), justification)

@@ -205,7 +205,8 @@ enum Command {
     /// Run the vault server (HTTPS API, export enforcement, audit trail).
     ///
     /// The first start initialises the data directory (keystore, metadata, TLS
-    /// certificate, audit signing key) and prints an admin token once.
+    /// certificate, audit signing key) and writes an admin token to a new 0600 file
+    /// (--admin-token-file, or DATA_DIR/admin.token); the token is never printed.
     Server(serve::ServerArgs),
     /// Manage principals: who may use the vault, with their export-control facts.
     Principals {

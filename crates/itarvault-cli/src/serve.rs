@@ -15,6 +15,7 @@ use serde_json::{json, Value};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
+use crate::output::{json_text, safe};
 use crate::OutputArgs;
 
 #[derive(Args, Debug)]
@@ -31,7 +32,8 @@ pub struct ServerArgs {
     /// Serve plain HTTP. Refused unless listening on a loopback address.
     #[arg(long)]
     insecure_http: bool,
-    /// On first start, also write the admin token to this file (mode 0600).
+    /// On first start, write the admin token to this new file (mode 0600; default
+    /// `DATA_DIR/admin.token`). The token is never printed or logged.
     #[arg(long)]
     admin_token_file: Option<PathBuf>,
     /// The audit head (`audit/head.json`) was lost: start on a log without one (it must
@@ -46,6 +48,9 @@ pub struct ServerArgs {
     #[arg(long, value_name = "REASON")]
     restore_epoch: Option<String>,
 }
+
+/// Where the first start writes the admin token when no --admin-token-file is given.
+const DEFAULT_ADMIN_TOKEN_FILE: &str = "admin.token";
 
 /// SIGTERM and SIGINT, caught from before the server opens: a stop that arrives while
 /// it starts still ends the trail with its final checkpoint instead of killing it.
@@ -123,10 +128,25 @@ pub fn server(a: ServerArgs) -> anyhow::Result<()> {
         let s = &server.started;
         // Everything a first start leaves behind exists before the server says it is
         // listening (scripts wait for that line).
-        if let (Some(t), Some(f)) = (&s.admin_token, &a.admin_token_file) {
-            itarvault_server::fsutil::write_private(f, t.as_bytes())
-                .with_context(|| format!("writing the admin token to `{}`", f.display()))?;
-        }
+        // The first admin token goes to a file only: stderr is the server's log stream
+        // (collected, shipped, kept), and no secret is ever written to it.
+        let token_file = match &s.admin_token {
+            Some(t) => {
+                let file = a
+                    .admin_token_file
+                    .clone()
+                    .unwrap_or_else(|| cfg.data_dir.join(DEFAULT_ADMIN_TOKEN_FILE));
+                if let Err(err) = itarvault_server::fsutil::write_private(&file, t.as_bytes()) {
+                    bail!(
+                        "first start: the admin token could not be written to `{}`: {err}\nnothing depends on it yet: remove the data directory `{}` and start again with a writable --admin-token-file (a new file; an existing one is never overwritten)",
+                        file.display(),
+                        cfg.data_dir.display()
+                    );
+                }
+                Some(file)
+            }
+            None => None,
+        };
         let scheme = if s.https { "https" } else { "http" };
         let mut e = io::stderr().lock();
         writeln!(e, "itarvault server listening on {scheme}://{}", s.addr)?;
@@ -138,16 +158,16 @@ pub fn server(a: ServerArgs) -> anyhow::Result<()> {
             }
             writeln!(e, "TLS certificate SHA-256 fingerprint: {fp}")?;
         }
-        if let Some(t) = &s.admin_token {
-            writeln!(e, "\nfirst start: created principal `admin`. Its API token, shown only this once:\n\n    {}\n", t.as_str())?;
+        if let Some(file) = &token_file {
+            writeln!(e, "\nfirst start: created principal `admin`; its API token was written to {} (mode 0600) and is shown nowhere else", file.display())?;
+            if a.admin_token_file.is_none() {
+                writeln!(e, "move that file to where only you can read it: it administers this vault")?;
+            }
             writeln!(e, "use it with:\n    export ITARVAULT_SERVER={scheme}://{}", s.addr)?;
             if let Some(cert) = &s.cert_file {
                 writeln!(e, "    export ITARVAULT_CACERT={}", cert.display())?;
             }
-            writeln!(e, "    export ITARVAULT_TOKEN=<the token>\n    itarvault whoami\n")?;
-            if let Some(f) = &a.admin_token_file {
-                writeln!(e, "the admin token was also written to {} (mode 0600)", f.display())?;
-            }
+            writeln!(e, "    export ITARVAULT_TOKEN_FILE={}\n    itarvault whoami\n", file.display())?;
         }
         drop(e);
         let last = server
@@ -259,16 +279,16 @@ pub fn audit(a: &AuditArgs, out: OutputArgs, cmd: AuditCommand) -> anyhow::Resul
                 File::open(p.log()).with_context(|| format!("opening `{}`", p.log().display()))?;
             let rep = verify_witnessed(BufReader::new(log), &[key], head.as_ref(), &witnessed);
             if out.json {
-                println!("{}", serde_json::to_string(&rep)?);
+                println!("{}", json_text(&rep, false));
             } else {
                 for pr in &rep.problems {
                     match pr.line {
-                        0 => println!("problem: {}", pr.message),
-                        n => println!("problem at line {n}: {}", pr.message),
+                        0 => println!("problem: {}", safe(&pr.message)),
+                        n => println!("problem at line {n}: {}", safe(&pr.message)),
                     }
                 }
                 for n in &rep.notes {
-                    println!("note: {n}");
+                    println!("note: {}", safe(n));
                 }
                 for r in &rep.restores {
                     println!(
@@ -315,7 +335,7 @@ pub fn audit(a: &AuditArgs, out: OutputArgs, cmd: AuditCommand) -> anyhow::Resul
                 let mut o = io::stdout().lock();
                 match format {
                     ExportFormat::Jsonl => o.write_all(line).and_then(|()| o.write_all(b"\n")),
-                    ExportFormat::Ocsf => writeln!(o, "{}", ocsf(rec)),
+                    ExportFormat::Ocsf => writeln!(o, "{}", json_text(&ocsf(rec), false)),
                 }
                 .map_err(Into::into)
             })?;
@@ -351,29 +371,31 @@ pub fn audit(a: &AuditArgs, out: OutputArgs, cmd: AuditCommand) -> anyhow::Resul
                 Ok(())
             })?;
             if out.json {
-                println!("{}", serde_json::to_string(&found)?);
+                println!("{}", json_text(&found, false));
             } else {
+                // Every field is someone's input (a key, a principal, an address
+                // header's text): shown escaped.
                 for r in &found {
                     let e = &r.event;
+                    let opt = |v: &Option<String>| v.as_deref().map(|t| safe(t).into_owned());
                     println!(
                         "{:>6} {} {:<14} {:<5} {:<10} {:<15} {}{}",
                         r.seq,
-                        r.time,
-                        e.kind,
-                        e.outcome,
-                        e.principal.as_deref().unwrap_or("-"),
-                        e.addr
-                            .as_deref()
-                            .map(|a| format!("{a}/{}", e.country.as_deref().unwrap_or("??")))
+                        safe(&r.time),
+                        safe(&e.kind),
+                        safe(&e.outcome),
+                        opt(&e.principal).unwrap_or("-".into()),
+                        opt(&e.addr)
+                            .map(|a| format!("{a}/{}", opt(&e.country).unwrap_or("??".into())))
                             .unwrap_or_else(|| "-".into()),
-                        match (&e.bucket, &e.object) {
+                        match (opt(&e.bucket), opt(&e.object)) {
                             (Some(b), Some(o)) => format!("{b}/{o} "),
                             (Some(b), None) => format!("{b}/ "),
                             _ => String::new(),
                         },
                         e.reasons
                             .iter()
-                            .map(|r| r.rule.as_str())
+                            .map(|r| safe(&r.rule))
                             .collect::<Vec<_>>()
                             .join(",")
                     );

@@ -356,12 +356,22 @@ pub struct NewAccess {
 
 fn check_justification(j: &str) -> Result<(), LockboxError> {
     let t = j.trim();
-    if t.is_empty() || t.len() > 2000 {
+    if t.is_empty() || t.chars().count() > 2000 {
         return Err(LockboxError::Invalid(
             "a justification of 1 to 2000 characters is required (a ticket number and why)".into(),
         ));
     }
     Ok(())
+}
+
+/// `now + span`, or an error naming the setting that made it leave the calendar
+/// (no arithmetic on a configured or requested span may panic).
+fn later(now: OffsetDateTime, span: Duration, what: &str) -> Result<OffsetDateTime, LockboxError> {
+    now.checked_add(span).ok_or_else(|| {
+        LockboxError::Invalid(format!(
+            "{what} reaches past the year 9999; use a shorter span"
+        ))
+    })
 }
 
 /// Denies a pending request or proposal; the denial is final.
@@ -441,6 +451,7 @@ impl AccessRequest {
                 ask.duration.whole_minutes()
             )));
         }
+        let decide_by = later(now, limits.pending, "lockbox.pending_hours")?;
         let mut actions = ask.actions;
         actions.sort_by_key(|a| *a as u8);
         actions.dedup();
@@ -453,7 +464,7 @@ impl AccessRequest {
             state: State::Pending,
             ballot: Ballot::new(requester, approvers, required)?,
             created: now,
-            decide_by: now + limits.pending,
+            decide_by,
             not_before: None,
             not_after: None,
             revocation: None,
@@ -482,10 +493,15 @@ impl AccessRequest {
         if self.state != State::Pending {
             return Err(not_pending(&self.id, self.state));
         }
+        let until = later(
+            now,
+            Duration::seconds(self.duration_secs),
+            "the grant's duration",
+        )?;
         if self.ballot.approve(&self.id, by, now)? {
             self.state = State::Approved;
             self.not_before = Some(now);
-            self.not_after = Some(now + Duration::seconds(self.duration_secs));
+            self.not_after = Some(until);
         }
         Ok(())
     }
@@ -557,7 +573,7 @@ impl AccessRequest {
         if self.state == State::Approved {
             self.state = State::Used;
         }
-        self.uses += 1;
+        self.uses = self.uses.saturating_add(1);
     }
 }
 
@@ -622,6 +638,7 @@ impl<O: QuorumOperation> Proposal<O> {
         now: OffsetDateTime,
     ) -> Result<Self, LockboxError> {
         check_justification(justification)?;
+        let window_ends = later(now, quorum.window, "quorum.window_hours")?;
         Ok(Self {
             id: id.to_owned(),
             effect: operation.effect(),
@@ -630,7 +647,7 @@ impl<O: QuorumOperation> Proposal<O> {
             state: State::Pending,
             ballot: Ballot::new(proposer, quorum.approvers, quorum.required)?,
             created: now,
-            window_ends: now + quorum.window,
+            window_ends,
             result: None,
         })
     }

@@ -360,6 +360,12 @@ fn within(path: &Path, dir: &Path) -> bool {
     abs(path).starts_with(abs(dir))
 }
 
+/// Longest span an hours setting (grant, pending request, quorum window) may give: a
+/// year. Dates computed from requests and these settings then stay in the calendar.
+pub const MAX_HOURS: u32 = 24 * 365;
+/// Longest token lifetime the config may allow: ten years.
+pub const MAX_TOKEN_DAYS: u32 = 3650;
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LimitsConfig {
@@ -484,13 +490,19 @@ impl Config {
                     .into(),
             ));
         }
-        if self.lockbox.max_grant_hours == 0
-            || self.lockbox.pending_hours == 0
+        if !(1..=MAX_HOURS).contains(&self.lockbox.max_grant_hours)
+            || !(1..=MAX_HOURS).contains(&self.lockbox.pending_hours)
             || self.lockbox.approvals_required == 0
         {
-            return Err(ConfigError::Invalid(
-                "`lockbox.max_grant_hours`, `lockbox.pending_hours` and `lockbox.approvals_required` must be at least 1".into(),
-            ));
+            return Err(ConfigError::Invalid(format!(
+                "`lockbox.max_grant_hours` and `lockbox.pending_hours` must be 1 to {MAX_HOURS} (a year), and `lockbox.approvals_required` at least 1"
+            )));
+        }
+        if !(1..=MAX_TOKEN_DAYS).contains(&self.limits.max_token_days) || self.limits.max_list == 0
+        {
+            return Err(ConfigError::Invalid(format!(
+                "`limits.max_token_days` must be 1 to {MAX_TOKEN_DAYS} (ten years) and `limits.max_list` at least 1"
+            )));
         }
         if let Some(u) = &self.lockbox.webhook_url {
             check_webhook(u)?;
@@ -523,10 +535,10 @@ impl Config {
                 )));
             }
         }
-        if self.quorum.window_hours == 0 {
-            return Err(ConfigError::Invalid(
-                "`quorum.window_hours` must be at least 1".into(),
-            ));
+        if !(1..=MAX_HOURS).contains(&self.quorum.window_hours) {
+            return Err(ConfigError::Invalid(format!(
+                "`quorum.window_hours` must be 1 to {MAX_HOURS} (a year)"
+            )));
         }
         if !(1 << 20..=4 << 30).contains(&self.scan.memory_budget)
             || !(1..=16).contains(&self.scan.max_depth)
@@ -551,9 +563,12 @@ impl Config {
 /// A webhook gets request details (who asks for what), so it must not travel in clear
 /// over a network.
 fn check_webhook(u: &str) -> Result<(), ConfigError> {
+    // A webhook URL often carries its credential in the path (chat webhooks): the
+    // message names only the scheme and host.
+    let shown = u.split('/').take(3).collect::<Vec<_>>().join("/");
     let bad = || {
         ConfigError::Invalid(format!(
-            "`lockbox.webhook_url` `{u}` must be an https:// URL, or http:// to 127.0.0.1, [::1] or localhost"
+            "`lockbox.webhook_url` `{shown}/...` must be an https:// URL, or http:// to 127.0.0.1, [::1] or localhost"
         ))
     };
     if u.starts_with("https://") {
@@ -634,6 +649,12 @@ mod tests {
             "[quorum]\napprovers = [\"a\", \"a\", \"b\"]\nrequired = 1\n",
             "[quorum]\nwindow_hours = 0\n",
             "[lockbox]\napprovals_required = 0\n",
+            // Spans that would put a computed date past the calendar (issue 21).
+            "[quorum]\nwindow_hours = 4294967295\n",
+            "[lockbox]\nmax_grant_hours = 4294967295\n",
+            "[lockbox]\npending_hours = 8761\n",
+            "[limits]\nmax_token_days = 3651\n",
+            "[limits]\nmax_list = 0\n",
         ] {
             assert!(parse(bad).is_err(), "{bad}");
         }

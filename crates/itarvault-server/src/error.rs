@@ -137,6 +137,13 @@ impl Error {
         )
     }
 
+    /// A text field holding a character the API refuses (`itarvault_api::text`): named
+    /// by the field and the code point, never echoed.
+    pub fn text(field: &str, refused: itarvault_api::text::Refused) -> Self {
+        Self::invalid("bad-character", format!("{field} contains {refused}"))
+            .hint(itarvault_api::text::RULE)
+    }
+
     /// An export-control denial, with the decision's reasons.
     pub fn denied(what: &str, d: Decision) -> Self {
         let rules = d

@@ -4,14 +4,14 @@
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use itarvault_store::{ObjectRecord, TokenPurpose};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{Json, LABEL_HEADER, VERSION_HEADER};
+use super::{Json, Query, LABEL_HEADER, VERSION_HEADER};
 use crate::error::Error;
 use crate::vault::gate::{
     BucketList, LockboxTarget, Nothing, ObjectDelete, ObjectRead, ObjectWrite,

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{
-    FromRequest, FromRequestParts, OptionalFromRequest, Query, RawPathParams, Request, State,
+    FromRequest, FromRequestParts, OptionalFromRequest, RawPathParams, Request, State,
 };
 use axum::handler::Handler;
 use axum::http::request::Parts;
@@ -30,7 +30,7 @@ use crate::vault::gate::{LockboxRole, ObjectAction, Permission, Route, MINT_KIND
 use crate::vault::{new_request_id, Authorized, Granted, Intent, Presented, Vault};
 use itarvault_store::{LockboxKind, Role};
 
-/// The header that carries an upload's label (or `?label=`).
+/// The header that carries an upload's label.
 pub const LABEL_HEADER: &str = "x-itarvault-label";
 /// The header that names an object version in answers.
 pub const VERSION_HEADER: &str = "x-itarvault-version";
@@ -403,7 +403,8 @@ async fn enforce(
     }
 }
 
-/// What the gate needs from the request: path parameters, `?version=`, the label.
+/// What the gate needs from the request: path parameters, `?version=`, the label
+/// header, every query parameter.
 async fn intent(parts: &mut Parts) -> Result<Intent, Error> {
     let params = RawPathParams::from_request_parts(parts, &())
         .await
@@ -412,22 +413,26 @@ async fn intent(parts: &mut Parts) -> Result<Intent, Error> {
         .iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect();
-    let query: HashMap<String, String> = Query::try_from_uri(&parts.uri)
-        .map(|Query(q)| q)
+    // Every pair as sent (a repeated name too), for the gate's text check.
+    let pairs: Vec<(String, String)> = axum::extract::Query::try_from_uri(&parts.uri)
+        .map(|axum::extract::Query(q)| q)
         .unwrap_or_default();
-    let label = match parts.headers.get(LABEL_HEADER) {
-        Some(h) => Some(
+    let query: HashMap<String, String> = pairs.iter().cloned().collect();
+    let label = parts
+        .headers
+        .get(LABEL_HEADER)
+        .map(|h| {
             h.to_str()
-                .map_err(|_| Error::invalid("label-unparseable", "the label header is not ASCII"))?
-                .to_owned(),
-        ),
-        None => query.get("label").cloned(),
-    };
+                .map(str::to_owned)
+                .map_err(|_| Error::invalid("label-unparseable", "the label header is not ASCII"))
+        })
+        .transpose()?;
     Ok(Intent {
         params,
         version: query.get("version").cloned(),
         label,
         list_versions: query.get("versions").is_some_and(|v| v == "true"),
+        query: pairs,
     })
 }
 
@@ -468,13 +473,125 @@ impl<T: Send + Sync + 'static> FromRequestParts<Arc<Vault>> for Authorized<T> {
 #[derive(Debug)]
 pub struct Json<T>(pub T);
 
+/// A type a JSON request body is read into. Every string in the body (and every field
+/// name) is checked against the character rule of `itarvault_api::text` before the
+/// type sees it; a string is one line unless its JSON path is in [`JsonBody::MULTI_LINE`].
+/// A new request type must say which of its fields, if any, are source text.
+pub trait JsonBody: DeserializeOwned {
+    /// JSON paths (`$.operation.text`) of the strings that may hold line feeds and tabs.
+    const MULTI_LINE: &'static [&'static str] = &[];
+    /// Whether the body must be a JSON object. (serde also reads a struct from an
+    /// array of its fields in order, which no client means and the API does not
+    /// describe.)
+    const OBJECT: bool = true;
+}
+
+impl JsonBody for serde_json::Value {
+    const OBJECT: bool = false;
+}
+impl JsonBody for crate::vault::NewPrincipal {}
+impl JsonBody for crate::vault::NewBucket {}
+impl JsonBody for crate::vault::NewRequest {}
+impl JsonBody for itarvault_store::Bindings {}
+impl JsonBody for handlers::NewToken {}
+impl JsonBody for handlers::Why {}
+impl JsonBody for crate::vault::quorum::NewProposal {
+    /// A `policies_set` proposal carries Cedar source text.
+    const MULTI_LINE: &'static [&'static str] = &["$.operation.text"];
+}
+
+/// Finds the first string (or field name) in `value` that breaks the character rule.
+/// On the way, a number with a zero fraction (`56.0`) becomes the integer it equals:
+/// JSON Schema counts it as one, so an integer field takes it.
+fn check_strings(
+    value: &mut serde_json::Value,
+    path: &mut String,
+    multi: &[&str],
+) -> Result<(), Error> {
+    use itarvault_api::text::{check, Lines};
+    use serde_json::Value;
+    let refused = |path: &str, r| {
+        Error::text(&format!("`{path}`"), r).problems(vec![itarvault_policy::InputProblem {
+            path: path.to_owned(),
+            message: format!("contains {r}"),
+        }])
+    };
+    match value {
+        Value::String(s) => {
+            let lines = if multi.contains(&path.as_str()) {
+                Lines::Multi
+            } else {
+                Lines::Single
+            };
+            check(s, lines).map_err(|r| refused(path, r))
+        }
+        Value::Array(items) => {
+            for (i, item) in items.iter_mut().enumerate() {
+                let len = path.len();
+                path.push_str(&format!("[{i}]"));
+                check_strings(item, path, multi)?;
+                path.truncate(len);
+            }
+            Ok(())
+        }
+        Value::Object(fields) => {
+            for (name, item) in fields.iter_mut() {
+                check(name, Lines::Single).map_err(|r| {
+                    refused(path, r).hint(format!(
+                        "a field name of `{path}` is refused; {}",
+                        itarvault_api::text::RULE
+                    ))
+                })?;
+                let len = path.len();
+                path.push('.');
+                path.push_str(name);
+                check_strings(item, path, multi)?;
+                path.truncate(len);
+            }
+            Ok(())
+        }
+        Value::Number(n) => {
+            // Exactly representable integers only (|f| < 2^53); others stay floats and
+            // an integer field refuses them.
+            if let Some(f) = n
+                .as_f64()
+                .filter(|f| n.is_f64() && f.fract() == 0.0 && f.abs() < 9_007_199_254_740_992.0)
+            {
+                // Integral and below 2^53: the conversion is exact.
+                let i = f as i64;
+                *n = i.into();
+            }
+            Ok(())
+        }
+        Value::Null | Value::Bool(_) => Ok(()),
+    }
+}
+
+/// A query string, parsed into its type; what does not fit is a 400 with the usual
+/// error body (the gate has already checked its characters).
+#[derive(Debug)]
+pub struct Query<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Error> {
+        axum::extract::Query::try_from_uri(&parts.uri)
+            .map(|axum::extract::Query(q)| Self(q))
+            .map_err(|e| {
+                Error::invalid("bad-query", e.body_text())
+                    .hint("docs/openapi.json lists each route's query parameters and their types")
+            })
+    }
+}
+
 async fn body_bytes(req: Request) -> Result<bytes::Bytes, Error> {
     axum::body::to_bytes(req.into_body(), MAX_JSON)
         .await
         .map_err(|e| Error::invalid("bad-body", format!("reading the body: {e}")))
 }
 
-impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
+impl<T: JsonBody, S: Send + Sync> FromRequest<S> for Json<T> {
     type Rejection = Error;
 
     async fn from_request(req: Request, _: &S) -> Result<Self, Error> {
@@ -483,7 +600,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
 }
 
 /// An optional JSON body: none when the request has no body.
-impl<T: DeserializeOwned, S: Send + Sync> OptionalFromRequest<S> for Json<T> {
+impl<T: JsonBody, S: Send + Sync> OptionalFromRequest<S> for Json<T> {
     type Rejection = Error;
 
     async fn from_request(req: Request, _: &S) -> Result<Option<Self>, Error> {
@@ -495,22 +612,44 @@ impl<T: DeserializeOwned, S: Send + Sync> OptionalFromRequest<S> for Json<T> {
     }
 }
 
-fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<Json<T>, Error> {
-    let de = &mut serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(de).map(Json).map_err(|e| {
-        let path = e.path().to_string();
-        let path = if path == "." {
-            "$".to_owned()
-        } else {
-            format!("$.{path}")
-        };
+fn parse_json<T: JsonBody>(bytes: &[u8]) -> Result<Json<T>, Error> {
+    let mut value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
         Error::invalid(
             "invalid-input",
-            format!("the request body is invalid at `{path}`: {}", e.inner()),
+            format!("the request body is not JSON: {e}"),
         )
         .problems(vec![itarvault_policy::InputProblem {
-            path,
-            message: e.inner().to_string(),
+            path: "$".into(),
+            message: e.to_string(),
         }])
-    })
+    })?;
+    if T::OBJECT && !value.is_object() {
+        return Err(
+            Error::invalid("invalid-input", "the request body must be a JSON object").problems(
+                vec![itarvault_policy::InputProblem {
+                    path: "$".into(),
+                    message: "expected an object".into(),
+                }],
+            ),
+        );
+    }
+    check_strings(&mut value, &mut "$".to_owned(), T::MULTI_LINE)?;
+    serde_path_to_error::deserialize(value)
+        .map(Json)
+        .map_err(|e| {
+            let path = e.path().to_string();
+            let path = if path == "." {
+                "$".to_owned()
+            } else {
+                format!("$.{path}")
+            };
+            Error::invalid(
+                "invalid-input",
+                format!("the request body is invalid at `{path}`: {}", e.inner()),
+            )
+            .problems(vec![itarvault_policy::InputProblem {
+                path,
+                message: e.inner().to_string(),
+            }])
+        })
 }

@@ -99,9 +99,31 @@ pub struct Intent {
     pub label: Option<String>,
     /// `?versions=true` on a listing.
     pub list_versions: bool,
+    /// Every query parameter, as sent.
+    pub query: Vec<(String, String)>,
 }
 
 impl Intent {
+    /// Refuses a path or query parameter holding a control or bidi character
+    /// (`itarvault_api::text`): names, keys, ids and justifications are one line of
+    /// text that displays as it is stored.
+    fn check_text(&self) -> Result<(), Error> {
+        use itarvault_api::text::{check, Lines};
+        let mut params: Vec<_> = self.params.iter().collect();
+        params.sort();
+        for (name, value) in params {
+            check(value, Lines::Single)
+                .map_err(|r| Error::text(&format!("path parameter `{name}`"), r))?;
+        }
+        for (name, value) in &self.query {
+            check(name, Lines::Single)
+                .map_err(|r| Error::text("the name of a query parameter", r))?;
+            check(value, Lines::Single)
+                .map_err(|r| Error::text(&format!("query parameter `{name}`"), r))?;
+        }
+        Ok(())
+    }
+
     fn param(&self, name: &str) -> Result<&str, Error> {
         self.params
             .get(name)
@@ -235,8 +257,8 @@ fn role_required(roles: &[Role]) -> Error {
     .hint("ask an administrator")
 }
 
-/// Checks an object key: 1 to `max` bytes, no control character, no empty, `.` or `..`
-/// segment. Keys are names, never paths, but a key that looks like a traversal is
+/// Checks an object key: 1 to `max` bytes, no control or bidi character (a listing
+/// must show the name that is stored), no empty, `.` or `..` segment. Keys are names, never paths, but a key that looks like a traversal is
 /// refused so that no consumer can misread it.
 pub fn check_key(key: &str, max: usize) -> Result<(), Error> {
     let bad = |why: &str| {
@@ -252,8 +274,8 @@ pub fn check_key(key: &str, max: usize) -> Result<(), Error> {
             key.len()
         )));
     }
-    if key.chars().any(char::is_control) {
-        return Err(bad("it contains a control character (NUL, newline, ...)"));
+    if let Err(r) = itarvault_api::text::check(key, itarvault_api::text::Lines::Single) {
+        return Err(Error::text("the object key", r));
     }
     if key
         .split('/')
@@ -331,6 +353,8 @@ impl Vault {
         intent: &Intent,
         event: &mut Event,
     ) -> Result<Target, Error> {
+        // First, before any of it is copied into the audit record or a message.
+        intent.check_text()?;
         self.check_epoch(route)?;
         if let Credential::Token {
             purpose: TokenPurpose::Enrollment,

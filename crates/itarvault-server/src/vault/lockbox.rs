@@ -104,7 +104,8 @@ pub(super) fn lockbox_error(e: LockboxError) -> Error {
         LockboxError::AlreadyApproved { .. } => Error::conflict("already-approved", message),
         LockboxError::NotPending { .. } => Error::conflict("not-pending", message),
         LockboxError::NotActive { .. } => Error::conflict("not-active", message),
-        LockboxError::Unreachable { .. } => Error::invalid("quorum-unreachable", message),
+        // Who may approve is the state of the bucket or the quorum, not the request.
+        LockboxError::Unreachable { .. } => Error::conflict("quorum-unreachable", message),
         LockboxError::Invalid(_) => Error::invalid("invalid-request", message),
     }
 }
@@ -259,7 +260,10 @@ impl Vault {
                 Ok(r) => {
                     tracing::warn!(status = %r.status(), "lockbox webhook refused the notification")
                 }
-                Err(e) => tracing::warn!(error = %e, "lockbox webhook unreachable"),
+                // Without the URL: a webhook's path is often its credential.
+                Err(e) => {
+                    tracing::warn!(error = %e.without_url(), "lockbox webhook unreachable")
+                }
             }
         });
     }
@@ -372,10 +376,14 @@ impl Vault {
             return Err(Error::invalid(
                 "bad-duration",
                 format!(
-                    "a grant lasts 1 to {max_minutes} minutes (lockbox.max_grant_hours), not {}",
+                    "`minutes` must be 1 to {max_minutes} (a grant lasts at most lockbox.max_grant_hours), not {}",
                     ask.minutes
                 ),
-            ));
+            )
+            .hint("ask for the time the task needs; the owners can approve a new request later"));
+        }
+        if let Scope::Object { key, .. } = &scope {
+            super::gate::check_key(key, self.config.limits.max_key_bytes)?;
         }
         let new = NewAccess {
             scope,

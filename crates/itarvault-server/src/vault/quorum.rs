@@ -165,8 +165,9 @@ impl Vault {
             )
         })?;
         let controlled = self.controlled();
+        // Bootstrap mode is the vault's state, not a fault of the request or the server.
         let Some(q) = controlled.guarded()?.quorum.clone() else {
-            return Err(Error::config(
+            return Err(Error::conflict(
                 "no-quorum",
                 format!(
                     "`{}` needs a quorum of approvers and none is configured (bootstrap mode)",
@@ -454,6 +455,22 @@ impl Vault {
                     return Err(Error::invalid(
                         "bad-quorum",
                         "the quorum needs distinct approvers, 1 <= required < approvers, and a window of at least an hour",
+                    ));
+                }
+                // The bounds a config is held to: settings no config could produce are
+                // not approved either.
+                let hours = 1..=crate::config::MAX_HOURS;
+                if !hours.contains(&q.window_hours)
+                    || !hours.contains(&guarded.lockbox_max_grant_hours)
+                    || !hours.contains(&guarded.lockbox_pending_hours)
+                    || guarded.lockbox_approvals_required == 0
+                {
+                    return Err(Error::invalid(
+                        "bad-settings",
+                        format!(
+                            "`quorum.window_hours`, `lockbox_max_grant_hours` and `lockbox_pending_hours` must be 1 to {}, and `lockbox_approvals_required` at least 1",
+                            crate::config::MAX_HOURS
+                        ),
                     ));
                 }
                 if apply {

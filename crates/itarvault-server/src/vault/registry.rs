@@ -225,7 +225,7 @@ impl Vault {
         let res = (|| {
             if disabled && auth.caller().id() == id {
                 return Err(
-                    Error::invalid("self-disable", "an admin cannot disable themselves")
+                    Error::forbidden("self-disable", "an admin cannot disable themselves")
                         .hint("ask another admin, so that the service always keeps one"),
                 );
             }
@@ -377,12 +377,13 @@ impl Vault {
     ) -> Result<Minted, Error> {
         let now = OffsetDateTime::now_utc();
         let max = self.config.limits.max_token_days;
-        if days == 0 || days > max {
+        let expires = now.checked_add(Duration::days(i64::from(days)));
+        let (true, Some(expires)) = ((1..=max).contains(&days), expires) else {
             return Err(Error::invalid(
                 "bad-lifetime",
-                format!("a token lives 1 to {max} days, not {days}"),
+                format!("`days` must be 1 to {max} (limits.max_token_days), not {days}"),
             ));
-        }
+        };
         let t = token::mint()
             .map_err(|_| Error::unavailable("rng-failed", "the random number generator failed"))?;
         let record = TokenRecord {
@@ -391,7 +392,7 @@ impl Vault {
             purpose,
             secret_hash: t.secret_hash,
             created: now,
-            expires: Some(now + Duration::days(i64::from(days))),
+            expires: Some(expires),
             revoked: false,
         };
         self.credentials.add_token(&record)?;
@@ -509,10 +510,12 @@ impl Vault {
                 .hint("use 3 to 63 lowercase letters, digits, `.` and `-`, starting with a letter or digit"));
         }
         if !self.backends.contains_key(&backend) {
-            return Err(Error::invalid(
-                "unknown-backend",
-                format!("backend `{backend}` is not configured"),
-            )
+            // What the request names does not exist, like an unknown owner: 404.
+            return Err(Error::NotFound(crate::error::Detail {
+                error: "unknown-backend",
+                message: format!("backend `{backend}` is not configured"),
+                ..Default::default()
+            })
             .hint("declare it under [[backends]] in the config file"));
         }
         let versions_kept = new.versions_kept.unwrap_or(DEFAULT_VERSIONS_KEPT);
@@ -562,11 +565,32 @@ impl Vault {
     }
 }
 
+/// An issuer URL as issuers spell them: `https://`, a host of letters, digits, `.` and
+/// `-`, an optional port, an optional path of visible ASCII. A binding is compared as
+/// text with the configured issuer; anything looser could never match and only
+/// confuses whoever reads the binding.
+fn https_url(s: &str) -> bool {
+    let Some(rest) = s.strip_prefix("https://") else {
+        return false;
+    };
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let (host, port) = match authority.split_once(':') {
+        Some((h, p)) => (h, Some(p)),
+        None => (authority, None),
+    };
+    !host.is_empty()
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+        && port.is_none_or(|p| (1..=5).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit()))
+        && path.bytes().all(|b| b.is_ascii_graphic())
+}
+
 /// Refuses a binding that could not match or that is ambiguous.
 pub(super) fn check_bindings(b: &Bindings) -> Result<(), Error> {
     let bad = |what: String| Error::invalid("bad-binding", what);
     if let Some(o) = &b.oidc {
-        if !o.issuer.starts_with("https://") || o.subject.is_empty() {
+        if !https_url(&o.issuer) || o.subject.is_empty() {
             return Err(bad(format!(
                 "an OIDC binding needs the issuer's https:// URL and a non-empty subject, not `{}` / `{}`",
                 o.issuer.escape_debug(),
