@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The main job on a fresh machine: build itarvault, start the vault server on its
-# embedded defaults (SQLite, local blobs, local keystore, audit log, self-signed TLS)
-# in ./itarvault-demo, store a labelled file as a US person and read it back, show
+# The main job on a fresh machine: build itarvault (the FIPS build, as released), start
+# the vault server on its embedded defaults (SQLite, local blobs, local keystore, audit
+# log, self-signed TLS) in ./itarvault-demo, store a labelled file as a US person and read it back, show
 # that a foreign person and a US person abroad are refused, and verify the audit trail.
 #
 # The demo plays people in other countries from other loopback addresses: its ranges
@@ -10,7 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
-cargo build --release --locked -p itarvault-cli
+cargo build --release --locked -p itarvault-cli --features fips
 bin="$PWD/target/release/itarvault"
 demo="$PWD/itarvault-demo"
 port="${ITARVAULT_DEMO_PORT:-8443}"
@@ -26,6 +26,7 @@ ranges_file = "$demo/ranges.csv"
 EOF
 
 "$bin" version
+"$bin" version --json | python3 -c 'import json,sys; v=json.load(sys.stdin); sys.exit(0 if v["fips_mode"] and v["validated"] else "the FIPS module is not active and validated")'
 "$bin" server --config "$demo/config.toml" --admin-token-file "$demo/admin.tok" 2> "$demo/server.log" &
 server=$!
 trap 'kill $server 2>/dev/null || true; wait $server 2>/dev/null || true' EXIT

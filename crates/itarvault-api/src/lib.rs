@@ -66,8 +66,14 @@ pub struct ObjectsInfo {
 pub struct Fips {
     /// Whether the FIPS 140-3 module runs in FIPS mode in this process.
     pub active: bool,
-    /// The cryptographic module linked.
+    /// The cryptographic module linked, with its version (`AWS-LC FIPS 3.6.0`).
     pub module: String,
+    /// Whether this release knows a CMVP certificate covering that module version.
+    /// It says nothing about the operational environment, which the operator confirms
+    /// against the certificate's security policy.
+    pub validated: bool,
+    /// The certificate, or why there is none.
+    pub validation: String,
     /// The CMVP certificate number the operator declared (`fips_certificate`).
     pub certificate: Option<String>,
 }

@@ -1,6 +1,6 @@
 //! Compliance posture assessment for an ITAR program.
 //!
-//! The inventory (`shared/spec/inventory.md`) is loaded strictly, every problem listed
+//! The inventory (`docs/assess.md`, `docs/inventory.schema.json`) is loaded strictly, every problem listed
 //! by path ([`load`]); the rules (`rules`, one module each, with ITAR / NIST SP 800-171
 //! / CMMC citations) and the vault's own posture (`vault`) become findings; [`assess`]
 //! sets them against the checklist (`data/checklist.toml`: automated items decided by

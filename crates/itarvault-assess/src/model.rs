@@ -49,7 +49,7 @@ pub enum Status {
     Error,
 }
 
-/// One finding, in the shape of `shared/spec/inventory.md` (assess output).
+/// One finding, in the shape of `docs/assess.md` (the JSON report).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Finding {
     /// Derived from rule and subject, so that runs can be compared.

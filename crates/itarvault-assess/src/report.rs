@@ -1,5 +1,5 @@
 //! An assessment: the findings, the checklist with a status per item, the two scores,
-//! and the comparison with an earlier report. The shape is `shared/spec/inventory.md`
+//! and the comparison with an earlier report. The shape is `docs/assess.md`
 //! (`organization`, `as_of`, `score`, `findings`, `checklist`) plus what an auditor
 //! needs to check the figures.
 

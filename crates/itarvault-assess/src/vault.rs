@@ -22,8 +22,9 @@ pub struct Trail {
 }
 
 /// The rule ids this module reports under (exceptions may name them).
-pub const RULES: [&str; 9] = [
+pub const RULES: [&str; 10] = [
     "vault-fips-inactive",
+    "vault-fips-unvalidated",
     "vault-tls-off",
     "vault-tls-dev-certificate",
     "vault-backend-proscribed",
@@ -100,6 +101,22 @@ pub fn findings(
             title: "The vault does not run the FIPS 140-3 validated module",
             evidence: format!("module: {}", p.fips.module),
             remediation: "Run the `fips` build (cargo build --release --features fips); `itarvault version` must report FIPS mode active.",
+            citations: &["22 CFR 120.54(a)(5)(iii)", "NIST SP 800-171 3.13.11", "CMMC SC.L2-3.13.11"],
+        }));
+    } else if !p.fips.validated {
+        out.push(finding(Made {
+            rule: "vault-fips-unvalidated",
+            checklist: "encryption",
+            severity: Severity::High,
+            subject: "vault/fips".into(),
+            title: "The vault's FIPS module has no CMVP certificate this release knows of",
+            evidence: format!(
+                "module: {}; {}; certificate recorded by the operator: {}",
+                p.fips.module,
+                p.fips.validation,
+                p.fips.certificate.as_deref().unwrap_or("none")
+            ),
+            remediation: "Run a release whose `itarvault version` names a CMVP certificate for its module; a module in review is not validated until the certificate is issued.",
             citations: &["22 CFR 120.54(a)(5)(iii)", "NIST SP 800-171 3.13.11", "CMMC SC.L2-3.13.11"],
         }));
     }
@@ -314,11 +331,12 @@ pub fn evidence(p: &Posture, trail: Result<&Trail, String>, as_of: Date) -> Vec<
             Condition {
                 cite: "22 CFR 120.54(a)(5)(iii)",
                 condition: "FIPS 140-2 or later validated cryptographic module",
-                holds: p.fips.active,
+                holds: p.fips.active && p.fips.validated,
                 proof: format!(
-                    "module: {}; FIPS mode at run time: {}; certificate: {}",
+                    "module: {}; FIPS mode at run time: {}; validation: {}; certificate recorded by the operator: {}",
                     p.fips.module,
                     if p.fips.active { "active" } else { "NOT active" },
+                    p.fips.validation,
                     p.fips.certificate.as_deref().unwrap_or("not recorded (set `fips_certificate` in the server config)")
                 ),
             },

@@ -18,7 +18,7 @@ fn day(s: &str) -> time::Date {
 fn sound() -> Posture {
     serde_json::from_value(json!({
         "server_version": "0.1.0",
-        "fips": { "active": true, "module": "AWS-LC FIPS", "certificate": "4816" },
+        "fips": { "active": true, "module": "AWS-LC FIPS 3.6.0", "validated": true, "validation": "FIPS 140-3 CMVP certificate #5314", "certificate": "5314" },
         "tls": { "enabled": true, "versions": ["TLSv1.2", "TLSv1.3"], "cipher_suites": [], "key_exchange_groups": [], "certificate": "configured", "client_certificates": false },
         "residency": { "mode": "us_only" },
         "backends": [{ "name": "local", "kind": "local", "country": "US", "operator": "self" }],
@@ -71,7 +71,7 @@ fn a_sound_vault_has_no_findings_and_its_evidence_holds() {
     let files = evidence(&sound(), Ok(&trail), day("2026-11-01"));
     let readme = &files.iter().find(|(n, _)| n == "README.md").unwrap().1;
     assert!(readme.contains("all conditions hold"), "{readme}");
-    assert!(readme.contains("certificate: 4816"));
+    assert!(readme.contains("by the operator: 5314"), "{readme}");
 }
 
 #[test]
@@ -103,6 +103,9 @@ fn every_vault_rule_fires_on_the_posture_it_describes() {
     let mut fired: Vec<&str> = f.iter().map(|f| f.rule.as_str()).collect();
     let mut off = p.clone();
     off.tls.enabled = false;
+    // FIPS mode on, but a module line still in CMVP review.
+    off.fips.active = true;
+    off.fips.validated = false;
     let (f2, _) = findings(&off, Ok(&trail), day("2026-11-01"));
     fired.extend(f2.iter().map(|f| f.rule.as_str()));
     for r in RULES {

@@ -15,7 +15,7 @@ use std::process::ExitCode;
 pub enum Format {
     /// A summary for the terminal (default).
     Table,
-    /// JSON as in shared/spec/inventory.md, with the checklist detail and scores.
+    /// JSON as in docs/assess.md, with the checklist detail and scores.
     Json,
     /// Markdown, for a ticket or a wiki.
     Markdown,
@@ -31,7 +31,7 @@ pub enum Format {
 
 #[derive(Args, Debug)]
 pub struct AssessArgs {
-    /// The inventory (YAML or JSON, shared/spec/inventory.md).
+    /// The inventory (YAML or JSON, docs/inventory.schema.json).
     #[arg(required_unless_present_any = ["list_rules", "list_checklist"])]
     inventory: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t = Format::Table)]

@@ -55,6 +55,10 @@ pub struct ClientArgs {
         requires = "client_cert"
     )]
     client_key: Option<PathBuf>,
+    /// Seconds to wait for the server: for an answer, and in a transfer for the next
+    /// piece of it (a long transfer that keeps moving is never cut).
+    #[arg(long, env = "ITARVAULT_TIMEOUT", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400), global = true)]
+    timeout: u64,
 }
 
 impl ClientArgs {
@@ -72,6 +76,8 @@ pub struct Conn {
     stream: reqwest::Client,
     base: String,
     token: Option<Zeroizing<String>>,
+    /// How long a download waits for its answer and for each next piece.
+    wait: std::time::Duration,
 }
 
 impl std::fmt::Debug for Conn {
@@ -96,10 +102,12 @@ fn token(args: &ClientArgs) -> anyhow::Result<Option<Zeroizing<String>>> {
 
 impl Conn {
     pub fn new(args: &ClientArgs) -> anyhow::Result<Self> {
-        let mut b = Client::builder()
-            .timeout(None)
-            .connect_timeout(std::time::Duration::from_secs(15));
-        let mut ub = reqwest::Client::builder().connect_timeout(std::time::Duration::from_secs(15));
+        let wait = std::time::Duration::from_secs(args.timeout);
+        let connect = wait.min(std::time::Duration::from_secs(15));
+        let mut b = Client::builder().timeout(wait).connect_timeout(connect);
+        // No request-wide timeout on transfers: an upload's request lasts as long as the
+        // file takes to send. `get` bounds each wait for the next piece instead.
+        let mut ub = reqwest::Client::builder().connect_timeout(connect);
         if let Some(ca) = &args.cacert {
             let certs = itarvault_server::tls::load_certs(ca)?;
             let mut roots = rustls::RootCertStore::empty();
@@ -141,7 +149,17 @@ impl Conn {
             stream: ub.build().context("setting up the HTTPS client")?,
             base: args.server.trim_end_matches('/').to_owned(),
             token: token(args)?,
+            wait,
         })
+    }
+
+    /// A download that waited longer than `--timeout` for its next piece.
+    fn stalled(&self) -> anyhow::Error {
+        anyhow::anyhow!(
+            "cannot complete the exchange with {}\nhint: the server sent nothing for {} s: check the server's log and the network path, or allow longer with --timeout (ITARVAULT_TIMEOUT)",
+            self.base,
+            self.wait.as_secs()
+        )
     }
 
     fn req(&self, method: reqwest::Method, path: &str) -> RequestBuilder {
@@ -190,17 +208,9 @@ impl Conn {
     }
 }
 
-/// A failed exchange with the server, as text only. The error chain must not carry
-/// the underlying `io::Error`: `main` treats a broken pipe as "the reader of our output
-/// went away" and exits 0, and a server closing an upload is also a broken pipe.
+/// A failed exchange with the server, as text only (see [`crate::neterr::describe`]).
 fn network(base: &str, e: &reqwest::Error) -> anyhow::Error {
-    let mut msg = format!("the exchange with {base} failed: {e}");
-    let mut src = std::error::Error::source(e);
-    while let Some(s) = src {
-        msg.push_str(&format!(": {s}"));
-        src = s.source();
-    }
-    anyhow::anyhow!(msg)
+    anyhow::anyhow!(crate::neterr::describe(base, e))
 }
 
 /// An error answer from the server, with what it said.
@@ -270,8 +280,10 @@ impl std::fmt::Display for ApiFailure {
         for p in self.body["problems"].as_array().into_iter().flatten() {
             write!(f, "\n  {}: {}", s(&p["path"], "$"), s(&p["message"], ""))?;
         }
-        if let Some(h) = self.body["hint"].as_str() {
-            write!(f, "\n{}", safe(h))?;
+        match (self.body["hint"].as_str(), crate::neterr::status_hint(self.status)) {
+            (Some(h), _) => write!(f, "\n{}", safe(h))?,
+            (None, Some(h)) => write!(f, "\nhint: {h}")?,
+            (None, None) => {}
         }
         Ok(())
     }
@@ -420,7 +432,10 @@ pub fn get(
         r = r.bearer_auth(t.as_str());
     }
     let n = runtime()?.block_on(async {
-        let mut resp = r.send().await.map_err(|e| network(&conn.base, &e))?;
+        let mut resp = tokio::time::timeout(conn.wait, r.send())
+            .await
+            .map_err(|_| conn.stalled())?
+            .map_err(|e| network(&conn.base, &e))?;
         let status = resp.status();
         if !status.is_success() {
             let text = resp.text().await.unwrap_or_default();
@@ -431,11 +446,15 @@ pub fn get(
         let pb = progress_bar(out, len);
         let mut n = 0u64;
         // Writing blocks this thread, which has nothing else to do meanwhile.
-        while let Some(piece) = resp.chunk().await.map_err(|e| {
-            network(&conn.base, &e).context(format!(
-                "downloading {target}: the transfer was cut short or the object failed verification"
-            ))
-        })? {
+        while let Some(piece) = tokio::time::timeout(conn.wait, resp.chunk())
+            .await
+            .map_err(|_| conn.stalled())?
+            .map_err(|e| {
+                network(&conn.base, &e).context(format!(
+                    "downloading {target}: the transfer was cut short or the object failed verification"
+                ))
+            })?
+        {
             sink.writer().write_all(&piece)?;
             n += piece.len() as u64;
             pb.inc(piece.len() as u64);
@@ -776,7 +795,7 @@ pub enum AuthorizationsCommand {
     /// when the quorum approves (`itarvault quorum approve`).
     Add {
         principal: String,
-        /// The authorization as JSON (shared/spec/decision.md), from a file or `-`.
+        /// The authorization as JSON (docs/rules.md), from a file or `-`.
         #[arg(long, value_name = "FILE")]
         file: PathBuf,
         /// Why, for the approvers.

@@ -9,6 +9,7 @@ mod decide;
 mod files;
 mod keys;
 mod lockbox;
+mod neterr;
 mod output;
 mod scan;
 mod secrets;
@@ -99,7 +100,7 @@ enum Command {
     ///
     /// Example: itarvault encrypt --label ITAR:XI --key programs/f35 blade.step blade.step.itv
     Encrypt {
-        /// Export-control label (shared/spec/labels.md), e.g. ITAR:XI, EAR:9E003, EAR99, PUBLIC.
+        /// Export-control label (docs/labels.md), e.g. ITAR:XI, EAR:9E003, EAR99, PUBLIC.
         #[arg(long, short)]
         label: String,
         /// Key id to wrap the data key under; repeat to wrap for several keys (escrow).
@@ -498,27 +499,25 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 fn version(out: OutputArgs) -> anyhow::Result<()> {
-    let fips = aws_lc_rs::try_fips_mode().is_ok();
-    let module = if fips { "AWS-LC FIPS" } else { "AWS-LC" };
+    let m = itarvault_server::crypto_module::current();
     let v = serde_json::json!({
         "itarvault": env!("CARGO_PKG_VERSION"),
-        "crypto_module": module,
-        "crypto_module_version": aws_lc_rs::awslc_version(),
-        "fips_module_version": aws_lc_rs::fips_version(),
-        "fips_mode": fips,
+        "crypto_module": m.name,
+        "crypto_module_version": m.version,
+        "fips_mode": m.fips_mode,
+        "validated": m.validated,
+        "validation": m.validation,
     });
     if out.json {
         println!("{v}");
     } else {
         println!("itarvault {}", env!("CARGO_PKG_VERSION"));
-        println!("crypto module: {module} {}", aws_lc_rs::awslc_version());
-        if fips {
-            println!("FIPS mode: active (FIPS 140-3 validated module, checked at run time)");
-        } else {
-            println!(
-                "FIPS mode: not active (build with `--features fips` for the validated module)"
-            );
-        }
+        println!("crypto module: {}", m.title());
+        println!(
+            "FIPS mode: {} (asked of the module at run time)",
+            if m.fips_mode { "active" } else { "not active" }
+        );
+        println!("validation: {}", m.validation);
     }
     Ok(())
 }

@@ -151,7 +151,7 @@ pub fn server(a: ServerArgs) -> anyhow::Result<()> {
         let mut e = io::stderr().lock();
         writeln!(e, "itarvault server listening on {scheme}://{}", s.addr)?;
         writeln!(e, "data directory: {}", cfg.data_dir.display())?;
-        writeln!(e, "FIPS mode: {}", if s.fips { "active" } else { "not active (build with --features fips)" })?;
+        writeln!(e, "FIPS mode: {}", itarvault_server::crypto_module::current().summary())?;
         if let (Some(fp), Some(cert)) = (&s.fingerprint, &s.cert_file) {
             if s.generated_cert {
                 writeln!(e, "generated a self-signed development certificate: {}", cert.display())?;

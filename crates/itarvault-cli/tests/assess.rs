@@ -4,7 +4,7 @@
     clippy::panic,
     reason = "tests fail loudly"
 )]
-//! `itarvault assess`: exit codes and gates, the JSON of shared/spec/inventory.md,
+//! `itarvault assess`: exit codes and gates, the JSON of docs/assess.md,
 //! comparison with a previous report, OSCAL validated by NIST-model tooling
 //! (compliance-trestle), and the HTML report rendered by headless Chromium.
 //!

@@ -338,6 +338,14 @@ fn version_reports_the_module_and_fips_state() {
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["fips_mode"], cfg!(feature = "fips"));
     assert!(v["crypto_module"].as_str().unwrap().starts_with("AWS-LC"));
+    // The fips build names its certificate; the development build says what it is.
+    assert_eq!(v["validated"], cfg!(feature = "fips"), "{v}");
+    let validation = v["validation"].as_str().unwrap();
+    if cfg!(feature = "fips") {
+        assert!(validation.contains("CMVP certificate #"), "{validation}");
+    } else {
+        assert!(validation.contains("development build"), "{validation}");
+    }
     let help = e.ok(&["--help"]);
     assert!(String::from_utf8_lossy(&help.stdout).contains("encrypt"));
 }

@@ -4,7 +4,7 @@
     clippy::panic,
     reason = "tests fail loudly"
 )]
-//! `itarvault scan`: exit codes, the JSON of shared/spec/scan.md, SARIF, the table,
+//! `itarvault scan`: exit codes, the JSON of docs/scan.md, SARIF, the table,
 //! baselines.
 
 use std::path::Path;

@@ -1795,6 +1795,10 @@ fn the_vault_assesses_itself_and_writes_the_carve_out_evidence() {
         "{rules:?}"
     );
     assert!(
+        !rules.contains(&("vault-fips-unvalidated", "vault/fips")),
+        "the module this release links is validated: {rules:?}"
+    );
+    assert!(
         !rules.iter().any(|(r, _)| *r == "vault-audit-not-intact"),
         "{rules:?}"
     );

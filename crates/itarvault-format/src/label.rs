@@ -1,4 +1,4 @@
-//! Export-control labels (`shared/spec/labels.md`).
+//! Export-control labels (`docs/labels.md`).
 //!
 //! A label is parsed once, at the edge, into a typed value with one canonical text
 //! form. The canonical form is what the envelope authenticates, so two spellings of
@@ -394,7 +394,7 @@ impl fmt::Display for Label {
     }
 }
 
-/// The JSON form of `labels.md`. Unknown fields are refused.
+/// The JSON form of `docs/labels.md`. Unknown fields are refused.
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct LabelJson {

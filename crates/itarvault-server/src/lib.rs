@@ -9,6 +9,7 @@
 pub mod api;
 pub mod audit_log;
 pub mod config;
+pub mod crypto_module;
 pub mod error;
 pub mod fsutil;
 pub mod limits;
@@ -78,7 +79,6 @@ pub enum StartError {
     Bug(String),
 }
 
-pub use vault::ops::fips_module;
 
 /// The Cedar policy sources named by the config, in load order (`*.cedar` of a
 /// directory sorted by name).

@@ -260,6 +260,34 @@ impl FailureThrottle {
             .then(|| (self.window - age).as_secs().max(1) as u32)
     }
 
+    /// Seconds until a request counted against `addrs` may try again, if any of them
+    /// is over its limit now.
+    pub fn blocked_any(&self, addrs: &[IpAddr]) -> Option<u32> {
+        addrs.iter().filter_map(|a| self.blocked(*a)).max()
+    }
+
+    /// Counts one failure against each of `addrs`. It is recorded only if every one of
+    /// them is under its limit: a client naming a fresh address beside its own cannot
+    /// get its failures recorded one by one again.
+    pub fn fail_all(&self, addrs: &[IpAddr]) -> Failure {
+        let results: Vec<Failure> = addrs.iter().map(|a| self.fail(*a)).collect();
+        if results.contains(&Failure::Throttled) {
+            Failure::Throttled
+        } else if results.contains(&Failure::Counted) {
+            Failure::Counted
+        } else {
+            let suppressed = results
+                .iter()
+                .map(|r| match r {
+                    Failure::Record { suppressed } => *suppressed,
+                    _ => 0,
+                })
+                .max()
+                .unwrap_or(0);
+            Failure::Record { suppressed }
+        }
+    }
+
     /// Counts a failure from `addr`.
     pub fn fail(&self, addr: IpAddr) -> Failure {
         let now = Instant::now();
@@ -342,6 +370,19 @@ mod tests {
         std::thread::sleep(Duration::from_millis(250));
         assert_eq!(t.blocked(a), None);
         assert_eq!(t.fail(a), Failure::Record { suppressed: 2 });
+    }
+
+    #[test]
+    fn a_failure_counted_against_several_addresses_is_recorded_only_under_every_limit() {
+        let t = FailureThrottle::with_window(1, Duration::from_secs(60));
+        let own: IpAddr = "192.0.2.1".parse().unwrap();
+        let fresh = |n: u8| -> IpAddr { format!("198.51.100.{n}").parse().unwrap() };
+        assert_eq!(t.fail_all(&[own, fresh(1)]), Failure::Record { suppressed: 0 });
+        assert!(t.blocked_any(&[own, fresh(2)]).is_some());
+        // Over the limit on its own address: naming a new one each time changes nothing.
+        assert_eq!(t.fail_all(&[own, fresh(2)]), Failure::Throttled);
+        assert_eq!(t.fail_all(&[own, fresh(3)]), Failure::Counted);
+        assert_eq!(t.blocked_any(&[fresh(9)]), None);
     }
 
     #[test]

@@ -32,6 +32,10 @@ pub struct Located {
     /// `ranges`, `geoip`, `none`, or `forwarding-unreadable` (the proxy headers could
     /// not be believed; `addr` is then the proxy's).
     pub source: &'static str,
+    /// The addresses an authentication failure of this request counts against: `addr`,
+    /// or for a chain that could not be believed the clients its headers claim, so that
+    /// a client behind a proxy cannot spend the proxy's allowance for everyone.
+    pub counted_as: Vec<IpAddr>,
 }
 
 /// The forwarding headers of a request, every line of each.
@@ -62,7 +66,11 @@ impl<'a> Forwarding<'a> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ClientAddr {
     Known(IpAddr),
-    Unknown { why: &'static str },
+    /// `claimed`: the clients the readable chains name (at most one per header).
+    Unknown {
+        why: &'static str,
+        claimed: [Option<IpAddr>; 2],
+    },
 }
 
 /// The address in one `Forwarded` element's `for=` parameter (RFC 7239 section 4):
@@ -204,12 +212,17 @@ impl Locator {
                 .map(forwarded_for);
             self.walk(peer, hops.collect())
         });
+        let known = |c: ClientAddr| match c {
+            ClientAddr::Known(a) => Some(a),
+            ClientAddr::Unknown { .. } => None,
+        };
         match (xff, fwd) {
             (None, None) => ClientAddr::Known(peer),
             (Some(a), None) | (None, Some(a)) => a,
             (Some(a), Some(b)) if a == b => a,
-            (Some(_), Some(_)) => ClientAddr::Unknown {
+            (Some(a), Some(b)) => ClientAddr::Unknown {
                 why: "the X-Forwarded-For and Forwarded headers name different clients",
+                claimed: [known(a), known(b)],
             },
         }
     }
@@ -220,8 +233,11 @@ impl Locator {
         let mut addr = peer;
         for hop in hops.into_iter().rev() {
             let Some(ip) = hop else {
+                // Every hop to its right is a trusted proxy's: what it wrote cannot be
+                // read, and nothing the client sent is believed past it.
                 return ClientAddr::Unknown {
                     why: "a forwarding header has a hop that is not an IP address",
+                    claimed: [None, None],
                 };
             };
             addr = ip;
@@ -237,12 +253,14 @@ impl Locator {
     pub fn place(&self, peer: IpAddr, forwarding: &Forwarding<'_>) -> Located {
         match self.client_addr(peer, forwarding) {
             ClientAddr::Known(addr) => self.locate(addr),
-            ClientAddr::Unknown { why } => {
+            ClientAddr::Unknown { why, claimed } => {
                 tracing::warn!(%peer, why, "client address unknown");
+                let claimed: Vec<IpAddr> = claimed.iter().flatten().copied().collect();
                 Located {
                     addr: peer,
                     country: None,
                     source: "forwarding-unreadable",
+                    counted_as: if claimed.is_empty() { vec![peer] } else { claimed },
                 }
             }
         }
@@ -259,6 +277,7 @@ impl Locator {
                 addr,
                 country: Some(*c),
                 source: "ranges",
+                counted_as: vec![addr],
             };
         }
         if let Some(db) = &self.geoip {
@@ -273,6 +292,7 @@ impl Locator {
                     addr,
                     country: Some(c),
                     source: "geoip",
+                    counted_as: vec![addr],
                 };
             }
         }
@@ -280,6 +300,7 @@ impl Locator {
             addr,
             country: None,
             source: "none",
+            counted_as: vec![addr],
         }
     }
 }
@@ -423,6 +444,24 @@ mod tests {
         assert_eq!(
             (placed.country, placed.source),
             (None, "forwarding-unreadable")
+        );
+        // An unreadable hop written by the proxy: the proxy's allowance is all there is.
+        assert_eq!(placed.counted_as, vec!["127.0.0.1".parse::<IpAddr>().unwrap()]);
+        // Conflicting headers: failures count against both clients they name, never
+        // against the proxy that every other client shares.
+        let placed = l.place(
+            "127.0.0.1".parse().unwrap(),
+            &Forwarding {
+                x_forwarded_for: vec!["203.0.113.7"],
+                forwarded: vec!["for=198.51.100.1"],
+            },
+        );
+        assert_eq!(placed.source, "forwarding-unreadable");
+        assert_eq!(
+            placed.counted_as,
+            ["203.0.113.7", "198.51.100.1"]
+                .map(|a| a.parse::<IpAddr>().unwrap())
+                .to_vec()
         );
     }
 }

@@ -75,7 +75,7 @@ pub enum CredentialError {
 /// Longest failure detail an audit record keeps of what an unauthenticated caller sent.
 const MAX_FAILURE_DETAIL: usize = 512;
 
-fn throttled(addr: std::net::IpAddr, limit: u32, wait: u32) -> Error {
+fn throttled(addr: &str, limit: u32, wait: u32) -> Error {
     Error::too_many(
         "auth-throttled",
         format!("{addr} failed to authenticate more than {limit} times in a minute"),
@@ -93,10 +93,16 @@ impl Vault {
         request_id: String,
     ) -> Result<Caller, Error> {
         bump(&self.metrics.requests, 1);
-        let addr = located.addr;
+        // The client address, or the ones a chain that could not be believed claims.
+        let addr = located
+            .counted_as
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(" and ");
         // An address over its failure limit is refused before its credential is
         // checked: a forged JWT costs a signature verification.
-        let why = match self.auth_failures.blocked(addr) {
+        let why = match self.auth_failures.blocked_any(&located.counted_as) {
             Some(_) => CredentialError::Throttled,
             None => match self.identify(presented) {
                 Ok((principal, credential)) => {
@@ -118,8 +124,12 @@ impl Vault {
         let event = |kind: &str, detail: String| {
             located_event(kind, "deny", None, &located, &request_id).detail(detail)
         };
-        let wait = || self.auth_failures.blocked(addr).unwrap_or(60);
-        match self.auth_failures.fail(addr) {
+        let wait = || {
+            self.auth_failures
+                .blocked_any(&located.counted_as)
+                .unwrap_or(60)
+        };
+        match self.auth_failures.fail_all(&located.counted_as) {
             Failure::Record { suppressed } => {
                 let detail = match suppressed {
                     0 => detail,
@@ -134,9 +144,9 @@ impl Vault {
             Failure::Throttled => {
                 let detail = format!("{addr} failed to authenticate more than {limit} times in a minute; its further requests this minute are refused unchecked and counted, and the count is recorded with its next recorded failure (this one: {detail})");
                 self.record(vec![event("auth.throttled", detail)]).await?;
-                Err(throttled(addr, limit, wait()))
+                Err(throttled(&addr, limit, wait()))
             }
-            Failure::Counted => Err(throttled(addr, limit, wait())),
+            Failure::Counted => Err(throttled(&addr, limit, wait())),
         }
     }
 

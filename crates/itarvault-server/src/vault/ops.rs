@@ -17,16 +17,6 @@ use super::{audit_reasons, Vault};
 use crate::audit_log::AuditPaths;
 use crate::error::Error;
 
-/// The cryptographic module this process runs, as `version`, the start banner and the
-/// posture name it.
-pub fn fips_module(active: bool) -> &'static str {
-    if active {
-        "AWS-LC FIPS 140-3 module (aws-lc-fips-sys), FIPS mode active"
-    } else {
-        "AWS-LC (aws-lc-sys), not the validated module: a development build"
-    }
-}
-
 /// The audit trail as stored, with its signed head, for offline verification.
 #[derive(Debug)]
 pub struct TrailExport {
@@ -130,10 +120,15 @@ impl Vault {
         let provider = crate::tls::provider();
         Ok(Posture {
             server_version: env!("CARGO_PKG_VERSION").into(),
-            fips: Fips {
-                active: self.fips,
-                module: fips_module(self.fips).into(),
-                certificate: cfg.fips_certificate.clone(),
+            fips: {
+                let m = crate::crypto_module::current();
+                Fips {
+                    active: self.fips,
+                    module: m.title(),
+                    validated: m.validated,
+                    validation: m.validation,
+                    certificate: cfg.fips_certificate.clone(),
+                }
             },
             tls: Tls {
                 enabled: !cfg.tls.insecure_http,
