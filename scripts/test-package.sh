@@ -61,7 +61,7 @@ if [ -n "$(state)" ] && [ "$(state)" != not-installed ]; then
     fail "itarvault is installed here and $DATA is not this test's: refusing to purge it"
   # A server an interrupted run left behind (its pid, if it is still that server).
   if [ -f "$PIDFILE" ] && old=$(cat "$PIDFILE") &&
-    [ "$(ps -o user=,comm= -p "$old" 2>/dev/null | xargs)" = "itarvault itarvault" ]; then
+    [ "$(ps -o uid=,comm= -p "$old" 2>/dev/null | xargs)" = "$(id -u itarvault 2>/dev/null) itarvault" ]; then
     kill -TERM "$old"
     for _ in $(seq 1 100); do kill -0 "$old" 2>/dev/null || break; sleep 0.1; done
   fi
@@ -167,7 +167,7 @@ for _ in $(seq 1 600); do
   sleep 0.1
 done
 grep -q "listening on" "$log" || { cat "$log" >&2; fail "the server did not listen within 60 s"; }
-[ "$(ps -o user= -p "$server")" = itarvault ] || fail "the server runs as $(ps -o user= -p "$server")"
+[ "$(ps -o uid= -p "$server" | xargs)" = "$uid" ] || fail "the server runs as uid $(ps -o uid= -p "$server")"
 ok "server started as itarvault: ${cmd[*]}"
 
 [ -f "$DATA/admin.token" ] || fail "no admin token at $DATA/admin.token"
