@@ -71,7 +71,7 @@ build() { # TARGET_DIR DEST_DIR
   CARGO_TARGET_DIR="$target" scripts/package-deb.sh --no-build --out "$dest" >/dev/null
   step "SBOM (CycloneDX 1.5)"
   python3 scripts/sbom.py --binary "$dest/itarvault-$version-x86_64-linux" --features fips \
-    --out "$dest/itarvault-$version.cdx.json"
+    --commit "$commit" --out "$dest/itarvault-$version.cdx.json"
   (cd "$dest" && sha256sum -- * > SHA256SUMS)
 }
 

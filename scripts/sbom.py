@@ -76,6 +76,7 @@ def main() -> None:
     ap.add_argument("--binary", required=True, type=Path, help="the built itarvault binary")
     ap.add_argument("--features", default="fips", help="features of itarvault-cli it was built with")
     ap.add_argument("--out", type=Path, help="output file (default: stdout)")
+    ap.add_argument("--commit", help="the commit the binary was built from (default: HEAD)")
     a = ap.parse_args()
 
     meta = json.loads(run("cargo", "metadata", "--format-version", "1", "--locked", "--offline",
@@ -147,7 +148,7 @@ def main() -> None:
         sys.exit(f"sbom: no binary at {a.binary}")
     digest = sha(a.binary, "sha256")
     epoch = int(os.environ.get("SOURCE_DATE_EPOCH") or run("git", "log", "-1", "--format=%ct").strip())
-    commit = run("git", "rev-parse", "HEAD").strip()
+    commit = a.commit or run("git", "rev-parse", "HEAD").strip()
     bom = {
         "bomFormat": "CycloneDX",
         "specVersion": "1.5",
@@ -171,6 +172,7 @@ def main() -> None:
                     {"name": "cargo:features", "value": a.features},
                     {"name": "cargo:target", "value": TARGET},
                     {"name": "git:commit", "value": commit},
+                    {"name": "rustc:version", "value": run("rustc", "--version").strip()},
                 ],
             },
         },
