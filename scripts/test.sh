@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: formatting, lints, the tests of the default
 # build and of the FIPS build (AWS-LC FIPS 140-3 module), and the dependency rule that
-# keeps I/O out of the core crates.
+# keeps I/O out of the core crates; the supply-chain rules (deny.toml) and the Debian
+# package, installed and run as its systemd unit says.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh --test
@@ -56,3 +57,12 @@ cargo test --workspace --locked --features fips
 
 step "fuzz targets, briefly (header, label, decision request, audit log, text rule, lockbox limits, ...)"
 scripts/fuzz.sh
+
+step "cargo deny: licences, bans, sources (offline; the advisory check is a release step)"
+# Pinned: deny.toml is written for this version's format.
+cargo deny --version 2>/dev/null | grep -qx "cargo-deny 0.20.2" ||
+  cargo install --locked --quiet cargo-deny@0.20.2
+cargo deny --offline check licenses bans sources
+
+step "Debian package: FIPS release build, install, start as the unit does, store and read, purge"
+scripts/test-package.sh
