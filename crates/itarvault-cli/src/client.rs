@@ -280,7 +280,10 @@ impl std::fmt::Display for ApiFailure {
         for p in self.body["problems"].as_array().into_iter().flatten() {
             write!(f, "\n  {}: {}", s(&p["path"], "$"), s(&p["message"], ""))?;
         }
-        match (self.body["hint"].as_str(), crate::neterr::status_hint(self.status)) {
+        match (
+            self.body["hint"].as_str(),
+            crate::neterr::status_hint(self.status),
+        ) {
             (Some(h), _) => write!(f, "\n{}", safe(h))?,
             (None, Some(h)) => write!(f, "\nhint: {h}")?,
             (None, None) => {}

@@ -79,10 +79,20 @@ fn nothing_listening_names_the_server_setting() {
         .unwrap()
         .port();
     let dir = tempfile::tempdir().unwrap();
-    let err = whoami(&format!("https://127.0.0.1:{port}"), &any_cert(dir.path()), &[]);
+    let err = whoami(
+        &format!("https://127.0.0.1:{port}"),
+        &any_cert(dir.path()),
+        &[],
+    );
     let h = hint(&err);
-    assert!(h.contains("nothing is listening") && h.contains("ITARVAULT_SERVER"), "{err}");
-    assert!(err.starts_with("error: cannot complete the exchange with https://127.0.0.1:"), "{err}");
+    assert!(
+        h.contains("nothing is listening") && h.contains("ITARVAULT_SERVER"),
+        "{err}"
+    );
+    assert!(
+        err.starts_with("error: cannot complete the exchange with https://127.0.0.1:"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -108,14 +118,19 @@ fn untrusted_and_misnamed_certificates_name_the_trust_setting() {
 fn a_server_that_never_answers_times_out_with_a_hint() {
     let addr = fake_server(b"");
     let dir = tempfile::tempdir().unwrap();
-    let err = whoami(&format!("https://{addr}"), &any_cert(dir.path()), &["--timeout", "1"]);
+    let err = whoami(
+        &format!("https://{addr}"),
+        &any_cert(dir.path()),
+        &["--timeout", "1"],
+    );
     assert!(hint(&err).contains("did not answer in time"), "{err}");
     assert!(hint(&err).contains("--timeout"), "{err}");
 }
 
 #[test]
 fn plain_http_on_the_port_says_tls_is_not_spoken() {
-    let addr = fake_server(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    let addr =
+        fake_server(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
     let dir = tempfile::tempdir().unwrap();
     let err = whoami(&format!("https://{addr}"), &any_cert(dir.path()), &[]);
     assert!(hint(&err).contains("does not speak TLS"), "{err}");

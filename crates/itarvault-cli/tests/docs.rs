@@ -65,11 +65,22 @@ fn no_shipped_file_points_at_material_users_do_not_have() {
     let root = root();
     let mut files = vec![root.join("README.md")];
     for dir in [
-        "docs", "crates", "examples", "scripts", "packaging", "testdata", ".ci", "bench",
+        "docs",
+        "crates",
+        "examples",
+        "scripts",
+        "packaging",
+        "testdata",
+        ".ci",
+        "bench",
     ] {
         walk(&root.join(dir), &mut files);
     }
-    assert!(files.len() > 100, "the walk found too few files: {}", files.len());
+    assert!(
+        files.len() > 100,
+        "the walk found too few files: {}",
+        files.len()
+    );
     let this = file!().rsplit('/').next().unwrap();
     let mut found = Vec::new();
     for f in &files {
@@ -85,7 +96,11 @@ fn no_shipped_file_points_at_material_users_do_not_have() {
             }
         }
     }
-    assert!(found.is_empty(), "references to unshipped material:\n{}", found.join("\n"));
+    assert!(
+        found.is_empty(),
+        "references to unshipped material:\n{}",
+        found.join("\n")
+    );
 }
 
 /// The subcommand names listed under "Commands:" in one help text.
@@ -112,7 +127,11 @@ fn no_help_text_points_at_material_users_do_not_have() {
             .arg("--help")
             .output()
             .unwrap();
-        assert!(out.status.success(), "itarvault {} --help failed", path.join(" "));
+        assert!(
+            out.status.success(),
+            "itarvault {} --help failed",
+            path.join(" ")
+        );
         let help = String::from_utf8(out.stdout).unwrap();
         if let Some(needle) = unshipped_reference(&help) {
             panic!("`itarvault {} --help` mentions `{needle}`", path.join(" "));
@@ -144,7 +163,11 @@ fn the_decision_example_in_the_rules_page_is_decided_as_documented() {
         .arg(&file)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     // A British national with former French citizenship and German residence, holding a
     // DSP-5 for all three and category XI, reading category XI data in the US.

@@ -79,7 +79,6 @@ pub enum StartError {
     Bug(String),
 }
 
-
 /// The Cedar policy sources named by the config, in load order (`*.cedar` of a
 /// directory sorted by name).
 fn policy_sources(paths: &[PathBuf]) -> Result<Vec<(String, String)>, StartError> {

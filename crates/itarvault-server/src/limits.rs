@@ -377,7 +377,10 @@ mod tests {
         let t = FailureThrottle::with_window(1, Duration::from_secs(60));
         let own: IpAddr = "192.0.2.1".parse().unwrap();
         let fresh = |n: u8| -> IpAddr { format!("198.51.100.{n}").parse().unwrap() };
-        assert_eq!(t.fail_all(&[own, fresh(1)]), Failure::Record { suppressed: 0 });
+        assert_eq!(
+            t.fail_all(&[own, fresh(1)]),
+            Failure::Record { suppressed: 0 }
+        );
         assert!(t.blocked_any(&[own, fresh(2)]).is_some());
         // Over the limit on its own address: naming a new one each time changes nothing.
         assert_eq!(t.fail_all(&[own, fresh(2)]), Failure::Throttled);

@@ -260,7 +260,11 @@ impl Locator {
                     addr: peer,
                     country: None,
                     source: "forwarding-unreadable",
-                    counted_as: if claimed.is_empty() { vec![peer] } else { claimed },
+                    counted_as: if claimed.is_empty() {
+                        vec![peer]
+                    } else {
+                        claimed
+                    },
                 }
             }
         }
@@ -446,7 +450,10 @@ mod tests {
             (None, "forwarding-unreadable")
         );
         // An unreadable hop written by the proxy: the proxy's allowance is all there is.
-        assert_eq!(placed.counted_as, vec!["127.0.0.1".parse::<IpAddr>().unwrap()]);
+        assert_eq!(
+            placed.counted_as,
+            vec!["127.0.0.1".parse::<IpAddr>().unwrap()]
+        );
         // Conflicting headers: failures count against both clients they name, never
         // against the proxy that every other client shares.
         let placed = l.place(
